@@ -1,0 +1,162 @@
+/* sm/internal.h: what the files of sm/ share: the state machine struct, the
+ * statement cache, the per-command context and the helpers handlers use. */
+#ifndef AMK_SM_INTERNAL_H
+#define AMK_SM_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sm.h"
+
+#define SM_CHANGES_INLINE 16
+
+#define SM_STMT_CACHE 256 /* power of two, > number of distinct SQL texts */
+
+struct sm_stmt_slot {
+    const char *sql; /* static SQL text: the key is its address */
+    sqlite3_stmt *stmt;
+};
+
+/* One object a command changed: listed in its event, in order. */
+struct sm_change {
+    enum amk_sm_object kind;
+    char id[AMK_ID_MAX + 1];
+};
+
+/* The session and centre a command acts through, loaded once per command. */
+struct sm_actor {
+    bool has_session;   /* the command names a session that exists */
+    bool session_open;  /* ... and it is not closed */
+    bool valid;         /* open, not read-only, epoch current, centre controls
+                           itself: may write objects its centre owns */
+    char centre[AMK_ID_MAX + 1];        /* the session's centre */
+    char controller[AMK_ID_MAX + 1];    /* who controls that centre */
+    uint64_t session_epoch, centre_epoch, controller_epoch;
+    char console[257];
+    char operator_id[257];
+};
+
+struct amk_sm {
+    sqlite3 *db;
+    struct sm_stmt_slot stmts[SM_STMT_CACHE];
+    struct amk_sm_config config;
+    uint64_t applied_index;
+    char errmsg[256];
+
+    /* Per-command context, valid during amk_sm_apply. */
+    const struct amk_cmd *cmd;
+    uint64_t index;
+    struct sm_actor actor;
+    struct amk_sm_result *result;
+    const char *event_type;
+    enum amk_sm_object object_kind;
+    char object_id[AMK_ID_MAX + 1]; /* audited object */
+    struct sm_change *changes;
+    unsigned n_changes, cap_changes;
+    struct sm_change changes_inline[SM_CHANGES_INLINE];
+};
+
+/* schema.c: tables, JSON views, SQL functions of a fresh database. */
+int sm_schema_create(sqlite3 *db, char *errmsg);
+int sm_schema_register_functions(sqlite3 *db);
+
+/* sm.c: helpers for handlers. Each `sm_reject*` fills sm->result and returns
+ * the code, so a handler can `return sm_reject(sm, AMK_ECONFLICT, ...)`. */
+int sm_reject(struct amk_sm *sm, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int sm_reject_stale(struct amk_sm *sm, const char *owner, uint64_t epoch,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int sm_sqlite_error(struct amk_sm *sm, const char *what);
+int sm_change(struct amk_sm *sm, enum amk_sm_object kind, const char *id);
+/* Names the command's event type and its primary object (audited, and
+ * rendered as the result's body even when nothing changed). */
+void sm_set_event(struct amk_sm *sm, const char *type,
+                  enum amk_sm_object kind, const char *object_id);
+
+/* The cached prepared statement for a static SQL text, reset and with its
+ * bindings cleared; NULL (errmsg set) if it cannot be prepared. The statement
+ * belongs to sm: never finalize it. */
+sqlite3_stmt *sm_sql(struct amk_sm *sm, const char *sql);
+void sm_stmts_finalize(struct amk_sm *sm);
+int sm_bind_str(sqlite3_stmt *s, int col, struct amk_str v);
+int sm_bind_text(sqlite3_stmt *s, int col, const char *v);
+/* Runs a statement expected to return no row; AMK_OK or AMK_EINTERNAL. */
+int sm_exec_stmt(struct amk_sm *sm, sqlite3_stmt *s, const char *what);
+/* Runs literal SQL (no user data) or with bound str params ?1..?n. */
+int sm_exec(struct amk_sm *sm, const char *sql, const char *what);
+
+/* Copies a slice into a NUL-terminated buffer of cap bytes. */
+void sm_str_copy(char *dst, size_t cap, struct amk_str s);
+bool sm_str_eq(struct amk_str s, const char *c);
+/* Ids: 1..64 of [A-Za-z0-9._:-]. */
+bool sm_id_valid(struct amk_str s);
+
+/* auth: checks for handlers; each returns AMK_OK or rejects. */
+int sm_require_admin(struct amk_sm *sm);
+int sm_require_session(struct amk_sm *sm);
+/* An open session whose role may write (operator or admin): 401/403. */
+int sm_require_writer(struct amk_sm *sm);
+/* A valid session of the centre that owns the object (STALE_EPOCH naming
+ * owner and owner's current epoch otherwise). */
+int sm_require_owner(struct amk_sm *sm, const char *owner);
+int sm_require_version(struct amk_sm *sm, uint64_t version);
+/* The current epoch of a centre, 0 if it does not exist. */
+uint64_t sm_centre_epoch(struct amk_sm *sm, const char *centre);
+/* Text of column col, "" for NULL. */
+const char *sm_col_text(sqlite3_stmt *s, int col);
+
+/* Handlers, one file each. Return AMK_OK (changes made) or a rejection code
+ * (with result filled) or AMK_EINTERNAL/AMK_ENOMEM. */
+int sm_centre_register(struct amk_sm *sm);
+int sm_centre_update(struct amk_sm *sm);
+int sm_centre_set_state(struct amk_sm *sm);
+int sm_centre_takeover(struct amk_sm *sm);
+int sm_centre_handback(struct amk_sm *sm);
+int sm_session_open(struct amk_sm *sm);
+int sm_session_close(struct amk_sm *sm);
+int sm_incident_create(struct amk_sm *sm);
+int sm_incident_update(struct amk_sm *sm);
+int sm_incident_note(struct amk_sm *sm);
+int sm_incident_assign(struct amk_sm *sm);
+int sm_incident_phase(struct amk_sm *sm);
+int sm_incident_unassign(struct amk_sm *sm);
+int sm_incident_close(struct amk_sm *sm);
+int sm_incident_cancel(struct amk_sm *sm);
+int sm_incident_transfer(struct amk_sm *sm);
+int sm_incident_transfer_answer(struct amk_sm *sm, bool accept);
+int sm_resource_register(struct amk_sm *sm);
+int sm_resource_status(struct amk_sm *sm);
+int sm_resource_position(struct amk_sm *sm);
+int sm_resource_alarm(struct amk_sm *sm);
+
+/* resource.c, shared with incident.c: moves a resource on `incident` to a new
+ * mission status (from a report or a phase command), keeping the assignment
+ * and the incident's status in step. */
+int sm_resource_move(struct amk_sm *sm, const char *resource_id,
+                     uint8_t from, uint8_t to, const char *incident_id);
+/* Ends the resource's assignment and frees it (incident close/unassign). */
+int sm_resource_release(struct amk_sm *sm, const char *resource_id,
+                        const char *incident_id);
+
+/* incident.c, for resource.c: moves the incident forward to the status a
+ * unit's mission status implies (never back). */
+int sm_incident_follow_unit(struct amk_sm *sm, const char *id,
+                            uint8_t unit_status);
+
+/* lifecycle.c: the transition tables. */
+bool sm_incident_can_move(uint8_t from, uint8_t to);
+bool sm_incident_is_open(uint8_t status);
+bool sm_resource_can_move(uint8_t from, uint8_t to);
+bool sm_resource_is_available(uint8_t status);
+bool sm_resource_on_mission(uint8_t status);
+/* The incident status a unit's mission status implies (AMK_ENUM_NONE if
+ * none): en_route -> dispatched, on_scene -> on_scene, transporting and
+ * at_destination -> transporting. */
+uint8_t sm_incident_status_for_unit(uint8_t unit_status);
+
+/* query.c: renders an object as JSON (malloc'd) or NULL if absent. */
+int sm_render(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
+              char **json);
+
+#endif

@@ -1,0 +1,1017 @@
+/* sm/sm.c: the state machine's life cycle and the apply pipeline every
+ * command goes through: decode, idempotency, authorisation context, the
+ * handler inside a savepoint, event, audit, one SQLite transaction. */
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define SM_PURGE_EVERY 1024 /* indexes between purges of idem and events */
+
+void amk_sm_config_default(struct amk_sm_config *cfg)
+{
+    cfg->idem_window_ms = 24LL * 3600 * 1000;
+    cfg->events_retained = 100000;
+}
+
+static int db_open(struct amk_sm *sm)
+{
+    int rv = sqlite3_open_v2(":memory:", &sm->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rv != SQLITE_OK) {
+        snprintf(sm->errmsg, sizeof sm->errmsg, "open database: %s",
+                 sqlite3_errstr(rv));
+        sqlite3_close(sm->db);
+        sm->db = NULL;
+        return rv == SQLITE_NOMEM ? AMK_ENOMEM : AMK_EINTERNAL;
+    }
+    /* Fixed settings: the database image must depend only on the commands
+     * applied, never on the build's defaults. */
+    rv = sqlite3_exec(sm->db,
+                      "PRAGMA journal_mode=MEMORY; PRAGMA page_size=4096;"
+                      " PRAGMA auto_vacuum=NONE; PRAGMA foreign_keys=OFF;"
+                      " PRAGMA recursive_triggers=OFF;",
+                      NULL, NULL, NULL);
+    if (rv == SQLITE_OK) {
+        rv = sm_schema_register_functions(sm->db);
+    }
+    if (rv != SQLITE_OK) {
+        snprintf(sm->errmsg, sizeof sm->errmsg, "configure database: %s",
+                 sqlite3_errmsg(sm->db));
+        sqlite3_close(sm->db);
+        sm->db = NULL;
+        return AMK_EINTERNAL;
+    }
+    return AMK_OK;
+}
+
+int amk_sm_open(struct amk_sm **out, const struct amk_sm_config *cfg,
+                char *errmsg)
+{
+    *out = NULL;
+    struct amk_sm *sm = calloc(1, sizeof *sm);
+    if (sm == NULL) {
+        snprintf(errmsg, 256, "out of memory");
+        return AMK_ENOMEM;
+    }
+    if (cfg != NULL) {
+        sm->config = *cfg;
+    } else {
+        amk_sm_config_default(&sm->config);
+    }
+    sm->changes = sm->changes_inline;
+    sm->cap_changes = SM_CHANGES_INLINE;
+    int rv = db_open(sm);
+    if (rv != AMK_OK) {
+        goto err_after_alloc;
+    }
+    rv = sm_schema_create(sm->db, sm->errmsg);
+    if (rv != AMK_OK) {
+        goto err_after_db_open;
+    }
+    *out = sm;
+    return AMK_OK;
+
+err_after_db_open:
+    sqlite3_close(sm->db);
+err_after_alloc:
+    snprintf(errmsg, 256, "%s", sm->errmsg);
+    free(sm);
+    return rv;
+}
+
+void sm_stmts_finalize(struct amk_sm *sm)
+{
+    for (unsigned i = 0; i < SM_STMT_CACHE; i++) {
+        if (sm->stmts[i].stmt != NULL) {
+            sqlite3_finalize(sm->stmts[i].stmt);
+        }
+        sm->stmts[i].stmt = NULL;
+        sm->stmts[i].sql = NULL;
+    }
+}
+
+void amk_sm_close(struct amk_sm *sm)
+{
+    if (sm == NULL) {
+        return;
+    }
+    sm_stmts_finalize(sm);
+    sqlite3_close(sm->db);
+    if (sm->changes != sm->changes_inline) {
+        free(sm->changes);
+    }
+    free(sm);
+}
+
+const char *amk_sm_errmsg(const struct amk_sm *sm)
+{
+    return sm->errmsg;
+}
+
+uint64_t amk_sm_applied_index(const struct amk_sm *sm)
+{
+    return sm->applied_index;
+}
+
+void amk_sm_result_clear(struct amk_sm_result *result)
+{
+    free(result->body);
+    free(result->event);
+    memset(result, 0, sizeof *result);
+}
+
+sqlite3_stmt *sm_sql(struct amk_sm *sm, const char *sql)
+{
+    uintptr_t h = ((uintptr_t)sql >> 3) * 2654435761u;
+    for (unsigned probe = 0; probe < SM_STMT_CACHE; probe++) {
+        struct sm_stmt_slot *slot =
+            &sm->stmts[(h + probe) & (SM_STMT_CACHE - 1)];
+        if (slot->sql == sql) {
+            sqlite3_reset(slot->stmt);
+            sqlite3_clear_bindings(slot->stmt);
+            return slot->stmt;
+        }
+        if (slot->sql == NULL) {
+            int rv = sqlite3_prepare_v3(sm->db, sql, -1,
+                                        SQLITE_PREPARE_PERSISTENT,
+                                        &slot->stmt, NULL);
+            if (rv != SQLITE_OK) {
+                snprintf(sm->errmsg, sizeof sm->errmsg, "prepare: %s: %.80s",
+                         sqlite3_errmsg(sm->db), sql);
+                sqlite3_finalize(slot->stmt);
+                slot->stmt = NULL;
+                return NULL;
+            }
+            slot->sql = sql;
+            return slot->stmt;
+        }
+    }
+    snprintf(sm->errmsg, sizeof sm->errmsg, "statement cache full");
+    return NULL;
+}
+
+int sm_bind_str(sqlite3_stmt *s, int col, struct amk_str v)
+{
+    if (v.ptr == NULL) {
+        return sqlite3_bind_null(s, col);
+    }
+    return sqlite3_bind_text(s, col, v.ptr, (int)v.len, SQLITE_STATIC);
+}
+
+int sm_bind_text(sqlite3_stmt *s, int col, const char *v)
+{
+    if (v == NULL) {
+        return sqlite3_bind_null(s, col);
+    }
+    return sqlite3_bind_text(s, col, v, -1, SQLITE_STATIC);
+}
+
+const char *sm_col_text(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    return t != NULL ? (const char *)t : "";
+}
+
+int sm_sqlite_error(struct amk_sm *sm, const char *what)
+{
+    int rv = sqlite3_errcode(sm->db);
+    snprintf(sm->errmsg, sizeof sm->errmsg, "%s: %s", what,
+             sqlite3_errmsg(sm->db));
+    return rv == SQLITE_NOMEM ? AMK_ENOMEM : AMK_EINTERNAL;
+}
+
+int sm_exec_stmt(struct amk_sm *sm, sqlite3_stmt *s, const char *what)
+{
+    if (s == NULL) {
+        return AMK_EINTERNAL;
+    }
+    int rv = sqlite3_step(s);
+    if (rv != SQLITE_DONE && rv != SQLITE_ROW) {
+        rv = sm_sqlite_error(sm, what);
+        sqlite3_reset(s);
+        return rv;
+    }
+    sqlite3_reset(s);
+    return AMK_OK;
+}
+
+int sm_exec(struct amk_sm *sm, const char *sql, const char *what)
+{
+    return sm_exec_stmt(sm, sm_sql(sm, sql), what);
+}
+
+void sm_str_copy(char *dst, size_t cap, struct amk_str s)
+{
+    size_t n = s.ptr == NULL ? 0 : s.len;
+    if (n >= cap) {
+        n = cap - 1;
+    }
+    if (n > 0) {
+        memcpy(dst, s.ptr, n);
+    }
+    dst[n] = '\0';
+}
+
+bool sm_str_eq(struct amk_str s, const char *c)
+{
+    size_t n = strlen(c);
+    return s.ptr != NULL && s.len == n && memcmp(s.ptr, c, n) == 0;
+}
+
+bool sm_id_valid(struct amk_str s)
+{
+    if (s.ptr == NULL || s.len == 0 || s.len > AMK_ID_MAX) {
+        return false;
+    }
+    for (uint32_t i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                  c == ':' || c == '-';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int vreject(struct amk_sm *sm, int code, const char *fmt, va_list ap)
+{
+    sm->result->code = code;
+    vsnprintf(sm->result->message, sizeof sm->result->message, fmt, ap);
+    return code;
+}
+
+int sm_reject(struct amk_sm *sm, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreject(sm, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int sm_reject_stale(struct amk_sm *sm, const char *owner, uint64_t epoch,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreject(sm, AMK_ESTALE_EPOCH, fmt, ap);
+    va_end(ap);
+    snprintf(sm->result->owner, sizeof sm->result->owner, "%s", owner);
+    sm->result->epoch = epoch;
+    return AMK_ESTALE_EPOCH;
+}
+
+int sm_change(struct amk_sm *sm, enum amk_sm_object kind, const char *id)
+{
+    for (unsigned i = 0; i < sm->n_changes; i++) {
+        if (sm->changes[i].kind == kind && strcmp(sm->changes[i].id, id) == 0) {
+            return AMK_OK;
+        }
+    }
+    if (sm->n_changes == sm->cap_changes) {
+        unsigned cap = sm->cap_changes * 2;
+        struct sm_change *grown;
+        if (sm->changes == sm->changes_inline) {
+            grown = malloc(cap * sizeof *grown);
+            if (grown != NULL) {
+                memcpy(grown, sm->changes, sm->n_changes * sizeof *grown);
+            }
+        } else {
+            grown = realloc(sm->changes, cap * sizeof *grown);
+        }
+        if (grown == NULL) {
+            snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+            return AMK_ENOMEM;
+        }
+        sm->changes = grown;
+        sm->cap_changes = cap;
+    }
+    struct sm_change *c = &sm->changes[sm->n_changes++];
+    c->kind = kind;
+    snprintf(c->id, sizeof c->id, "%s", id);
+    return AMK_OK;
+}
+
+void sm_set_event(struct amk_sm *sm, const char *type,
+                  enum amk_sm_object kind, const char *object_id)
+{
+    sm->event_type = type;
+    sm->object_kind = kind;
+    if (object_id != NULL) {
+        snprintf(sm->object_id, sizeof sm->object_id, "%s", object_id);
+    }
+}
+
+/* --- Authorisation context ---------------------------------------------- */
+
+static const char SQL_ACTOR[] =
+    "SELECT s.centre, s.console, s.epoch, s.read_only, s.closed_at IS NULL,"
+    " c.epoch, c.controlled_by, k.epoch, s.operator_id"
+    " FROM sessions s JOIN centres c ON c.id = s.centre"
+    " JOIN centres k ON k.id = c.controlled_by WHERE s.id = ?1";
+
+static int load_actor(struct amk_sm *sm)
+{
+    struct sm_actor *a = &sm->actor;
+    memset(a, 0, sizeof *a);
+    if (sm->cmd->h.session.len == 0) {
+        return AMK_OK;
+    }
+    sqlite3_stmt *s = sm_sql(sm, SQL_ACTOR);
+    if (s == NULL) {
+        return AMK_EINTERNAL;
+    }
+    sm_bind_str(s, 1, sm->cmd->h.session);
+    int rv = sqlite3_step(s);
+    if (rv == SQLITE_ROW) {
+        a->has_session = true;
+        snprintf(a->centre, sizeof a->centre, "%s", sm_col_text(s, 0));
+        snprintf(a->console, sizeof a->console, "%s", sm_col_text(s, 1));
+        a->session_epoch = (uint64_t)sqlite3_column_int64(s, 2);
+        bool read_only = sqlite3_column_int(s, 3) != 0;
+        a->session_open = sqlite3_column_int(s, 4) != 0;
+        a->centre_epoch = (uint64_t)sqlite3_column_int64(s, 5);
+        snprintf(a->controller, sizeof a->controller, "%s",
+                 sm_col_text(s, 6));
+        a->controller_epoch = (uint64_t)sqlite3_column_int64(s, 7);
+        snprintf(a->operator_id, sizeof a->operator_id, "%s",
+                 sm_col_text(s, 8));
+        uint64_t claimed = sm->cmd->h.epoch;
+        a->valid = a->session_open && !read_only &&
+                   a->session_epoch == a->centre_epoch &&
+                   strcmp(a->controller, a->centre) == 0 &&
+                   (claimed == 0 || claimed == a->centre_epoch);
+    } else if (rv != SQLITE_DONE) {
+        return sm_sqlite_error(sm, "load session");
+    }
+    sqlite3_reset(s);
+    return AMK_OK;
+}
+
+static const char SQL_CENTRE_EPOCH[] = "SELECT epoch FROM centres WHERE id = ?1";
+
+uint64_t sm_centre_epoch(struct amk_sm *sm, const char *centre)
+{
+    sqlite3_stmt *s = sm_sql(sm, SQL_CENTRE_EPOCH);
+    if (s == NULL) {
+        return 0;
+    }
+    sm_bind_text(s, 1, centre);
+    uint64_t epoch = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        epoch = (uint64_t)sqlite3_column_int64(s, 0);
+    }
+    sqlite3_reset(s);
+    return epoch;
+}
+
+int sm_require_admin(struct amk_sm *sm)
+{
+    uint8_t role = sm->cmd->h.role;
+    if (role == AMK_ROLE_ADMIN || role == AMK_ROLE_SYSTEM) {
+        return AMK_OK;
+    }
+    return sm_reject(sm, AMK_EFORBIDDEN, "%s needs the admin role",
+                     amk_cmd_name(sm->cmd->h.type));
+}
+
+/* An open session of a role that may write. */
+int sm_require_writer(struct amk_sm *sm)
+{
+    if (!sm->actor.has_session) {
+        return sm_reject(sm, AMK_EUNAUTHENTICATED,
+                         sm->cmd->h.session.len == 0
+                             ? "%s needs a session (X-Amk-Session)"
+                             : "%s: unknown session",
+                         amk_cmd_name(sm->cmd->h.type));
+    }
+    if (!sm->actor.session_open) {
+        return sm_reject(sm, AMK_EUNAUTHENTICATED, "session is closed");
+    }
+    uint8_t role = sm->cmd->h.role;
+    if (role != AMK_ROLE_OPERATOR && role != AMK_ROLE_ADMIN &&
+        role != AMK_ROLE_SYSTEM) {
+        return sm_reject(sm, AMK_EFORBIDDEN, "role %s may not %s",
+                         amk_enum_name(AMK_ENUM_ROLE, role),
+                         amk_cmd_name(sm->cmd->h.type));
+    }
+    return AMK_OK;
+}
+
+int sm_require_session(struct amk_sm *sm)
+{
+    int rv = sm_require_writer(sm);
+    if (rv != AMK_OK) {
+        return rv;
+    }
+    if (!sm->actor.valid) {
+        return sm_reject_stale(sm, sm->actor.controller,
+                               sm->actor.controller_epoch,
+                               "session of %s is stale or read-only: %s is"
+                               " controlled by %s at epoch %llu",
+                               sm->actor.centre, sm->actor.centre,
+                               sm->actor.controller,
+                               (unsigned long long)sm->actor.controller_epoch);
+    }
+    return AMK_OK;
+}
+
+int sm_require_owner(struct amk_sm *sm, const char *owner)
+{
+    int rv = sm_require_writer(sm);
+    if (rv != AMK_OK) {
+        return rv;
+    }
+    if (!sm->actor.valid || strcmp(sm->actor.centre, owner) != 0) {
+        uint64_t epoch = sm_centre_epoch(sm, owner);
+        return sm_reject_stale(sm, owner, epoch,
+                               "owned by %s at epoch %llu; the session (%s,"
+                               " epoch %llu) may not act on it",
+                               owner, (unsigned long long)epoch,
+                               sm->actor.centre,
+                               (unsigned long long)sm->actor.session_epoch);
+    }
+    return AMK_OK;
+}
+
+int sm_require_version(struct amk_sm *sm, uint64_t version)
+{
+    uint64_t expected = sm->cmd->h.if_match;
+    if (expected != 0 && expected != version) {
+        sm->result->version = version;
+        return sm_reject(sm, AMK_EVERSION_MISMATCH,
+                         "If-Match %llu does not match version %llu",
+                         (unsigned long long)expected,
+                         (unsigned long long)version);
+    }
+    return AMK_OK;
+}
+
+/* --- The pipeline -------------------------------------------------------- */
+
+static int dispatch(struct amk_sm *sm)
+{
+    switch (sm->cmd->h.type) {
+        case AMK_CMD_NOOP:
+            sm->result->applied = false;
+            return AMK_OK;
+        case AMK_CMD_CENTRE_REGISTER:
+            return sm_centre_register(sm);
+        case AMK_CMD_CENTRE_UPDATE:
+            return sm_centre_update(sm);
+        case AMK_CMD_CENTRE_SET_STATE:
+            return sm_centre_set_state(sm);
+        case AMK_CMD_CENTRE_TAKEOVER:
+            return sm_centre_takeover(sm);
+        case AMK_CMD_CENTRE_HANDBACK:
+            return sm_centre_handback(sm);
+        case AMK_CMD_SESSION_OPEN:
+            return sm_session_open(sm);
+        case AMK_CMD_SESSION_CLOSE:
+            return sm_session_close(sm);
+        case AMK_CMD_INCIDENT_CREATE:
+            return sm_incident_create(sm);
+        case AMK_CMD_INCIDENT_UPDATE:
+            return sm_incident_update(sm);
+        case AMK_CMD_INCIDENT_NOTE:
+            return sm_incident_note(sm);
+        case AMK_CMD_INCIDENT_ASSIGN:
+            return sm_incident_assign(sm);
+        case AMK_CMD_INCIDENT_PHASE:
+            return sm_incident_phase(sm);
+        case AMK_CMD_INCIDENT_UNASSIGN:
+            return sm_incident_unassign(sm);
+        case AMK_CMD_INCIDENT_CLOSE:
+            return sm_incident_close(sm);
+        case AMK_CMD_INCIDENT_CANCEL:
+            return sm_incident_cancel(sm);
+        case AMK_CMD_INCIDENT_TRANSFER:
+            return sm_incident_transfer(sm);
+        case AMK_CMD_INCIDENT_TRANSFER_ACCEPT:
+            return sm_incident_transfer_answer(sm, true);
+        case AMK_CMD_INCIDENT_TRANSFER_REJECT:
+            return sm_incident_transfer_answer(sm, false);
+        case AMK_CMD_RESOURCE_REGISTER:
+            return sm_resource_register(sm);
+        case AMK_CMD_RESOURCE_STATUS:
+            return sm_resource_status(sm);
+        case AMK_CMD_RESOURCE_POSITION:
+            return sm_resource_position(sm);
+        case AMK_CMD_RESOURCE_ALARM:
+            return sm_resource_alarm(sm);
+        default:
+            /* The codec rejects unknown types before we get here. */
+            return sm_reject(sm, AMK_EINVALID, "unknown command type %u",
+                             (unsigned)sm->cmd->h.type);
+    }
+}
+
+static bool is_domain_code(int code)
+{
+    return code > AMK_OK && code < AMK_ENOMEM;
+}
+
+static const char *object_kind_name(enum amk_sm_object kind)
+{
+    static const char *const names[] = {"centre", "session", "incident",
+                                        "resource"};
+    return names[kind];
+}
+
+/* Appends n bytes to a growing malloc'd string. */
+struct sm_buf {
+    char *ptr;
+    size_t len, cap;
+};
+
+static int buf_add(struct sm_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap == 0 ? 1024 : b->cap;
+        while (cap < b->len + n + 1) {
+            cap *= 2;
+        }
+        char *p = realloc(b->ptr, cap);
+        if (p == NULL) {
+            return AMK_ENOMEM;
+        }
+        b->ptr = p;
+        b->cap = cap;
+    }
+    memcpy(b->ptr + b->len, s, n);
+    b->len += n;
+    b->ptr[b->len] = '\0';
+    return AMK_OK;
+}
+
+static int buf_addf(struct sm_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int buf_addf(struct sm_buf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    assert(n >= 0 && (size_t)n < sizeof tmp);
+    return buf_add(b, tmp, (size_t)n);
+}
+
+static const char SQL_TIME[] = "SELECT amk_time(?1)";
+
+/* Renders the event of the current command from its list of changes and
+ * stores it. */
+static int emit_event(struct amk_sm *sm)
+{
+    struct sm_buf b = {0};
+    sqlite3_stmt *t = sm_sql(sm, SQL_TIME);
+    if (t == NULL) {
+        return AMK_EINTERNAL;
+    }
+    sqlite3_bind_int64(t, 1, sm->cmd->h.timestamp_ms);
+    if (sqlite3_step(t) != SQLITE_ROW) {
+        sqlite3_reset(t);
+        return sm_sqlite_error(sm, "render time");
+    }
+    int rv = buf_addf(&b, "{\"index\":%llu,\"type\":\"%s\",\"at\":\"%s\","
+                          "\"changes\":[",
+                      (unsigned long long)sm->index,
+                      sm->event_type != NULL ? sm->event_type
+                                             : amk_cmd_name(sm->cmd->h.type),
+                      sm_col_text(t, 0));
+    sqlite3_reset(t);
+    for (unsigned i = 0; rv == AMK_OK && i < sm->n_changes; i++) {
+        struct sm_change *c = &sm->changes[i];
+        char *data = NULL;
+        rv = sm_render(sm, c->kind, c->id, &data);
+        if (rv != AMK_OK) {
+            break;
+        }
+        /* Ids are validated to [A-Za-z0-9._:-]: no escaping needed. */
+        rv = buf_addf(&b, "%s{\"object\":\"%s\",\"id\":\"%s\",\"data\":",
+                      i == 0 ? "" : ",", object_kind_name(c->kind), c->id);
+        if (rv == AMK_OK) {
+            rv = data != NULL ? buf_add(&b, data, strlen(data))
+                              : buf_add(&b, "null", 4);
+        }
+        if (rv == AMK_OK) {
+            rv = buf_add(&b, "}", 1);
+        }
+        free(data);
+    }
+    if (rv == AMK_OK) {
+        rv = buf_add(&b, "]}", 2);
+    }
+    if (rv != AMK_OK) {
+        free(b.ptr);
+        if (rv == AMK_ENOMEM) {
+            snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+        }
+        return rv;
+    }
+    static const char SQL[] = "INSERT INTO events (idx, body) VALUES (?1, ?2)";
+    sqlite3_stmt *s = sm_sql(sm, SQL);
+    if (s == NULL) {
+        free(b.ptr);
+        return AMK_EINTERNAL;
+    }
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)sm->index);
+    sqlite3_bind_text(s, 2, b.ptr, (int)b.len, SQLITE_STATIC);
+    rv = sm_exec_stmt(sm, s, "insert event");
+    sqlite3_clear_bindings(s);
+    if (rv != AMK_OK) {
+        free(b.ptr);
+        return rv;
+    }
+    sm->result->event = b.ptr;
+    return AMK_OK;
+}
+
+static int audit(struct amk_sm *sm, const char *command)
+{
+    static const char SQL[] =
+        "INSERT INTO audit (idx, at, command, principal, role, centre,"
+        " console, session, epoch, object, outcome, reason, idem_key)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    const struct amk_cmd_header *h = sm->cmd != NULL ? &sm->cmd->h : NULL;
+    sqlite3_stmt *s = sm_sql(sm, SQL);
+    if (s == NULL) {
+        return AMK_EINTERNAL;
+    }
+    struct amk_sm_result *r = sm->result;
+    const char *role = h != NULL ? amk_enum_name(AMK_ENUM_ROLE, h->role) : "";
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)sm->index);
+    sqlite3_bind_int64(s, 2, h != NULL ? h->timestamp_ms : 0);
+    sm_bind_text(s, 3, command);
+    if (h != NULL) {
+        sqlite3_bind_text(s, 4, h->principal.ptr != NULL ? h->principal.ptr : "",
+                          (int)h->principal.len, SQLITE_STATIC);
+        sm_bind_text(s, 6, sm->actor.has_session ? sm->actor.centre : "");
+        if (!sm->actor.has_session) {
+            sqlite3_bind_text(s, 6,
+                              h->centre.ptr != NULL ? h->centre.ptr : "",
+                              (int)h->centre.len, SQLITE_STATIC);
+        }
+        sqlite3_bind_text(s, 8, h->session.ptr != NULL ? h->session.ptr : "",
+                          (int)h->session.len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 9,
+                           (sqlite3_int64)(sm->actor.has_session
+                                               ? sm->actor.session_epoch
+                                               : h->epoch));
+        sqlite3_bind_text(s, 13,
+                          h->idem_key.ptr != NULL ? h->idem_key.ptr : "",
+                          (int)h->idem_key.len, SQLITE_STATIC);
+    } else {
+        sm_bind_text(s, 4, "");
+        sm_bind_text(s, 6, "");
+        sm_bind_text(s, 8, "");
+        sqlite3_bind_int64(s, 9, 0);
+        sm_bind_text(s, 13, "");
+    }
+    sm_bind_text(s, 5, role != NULL ? role : "");
+    sm_bind_text(s, 7, sm->actor.console);
+    sm_bind_text(s, 10, sm->object_id);
+    sm_bind_text(s, 11, r->code == AMK_OK ? (r->replayed ? "replayed" : "ok")
+                                          : amk_code_name(r->code));
+    sm_bind_text(s, 12, r->message);
+    return sm_exec_stmt(sm, s, "insert audit");
+}
+
+static const char SQL_IDEM_GET[] =
+    "SELECT idx, code, message, owner, epoch, version, applied, created, body"
+    " FROM idem WHERE principal = ?1 AND key = ?2";
+
+/* Returns 1 and fills the result if the key was seen, 0 if not. */
+static int idem_lookup(struct amk_sm *sm)
+{
+    const struct amk_cmd_header *h = &sm->cmd->h;
+    sqlite3_stmt *s = sm_sql(sm, SQL_IDEM_GET);
+    if (s == NULL) {
+        return -AMK_EINTERNAL;
+    }
+    sqlite3_bind_text(s, 1, h->principal.ptr != NULL ? h->principal.ptr : "",
+                      (int)h->principal.len, SQLITE_STATIC);
+    sm_bind_str(s, 2, h->idem_key);
+    int rv = sqlite3_step(s);
+    if (rv == SQLITE_DONE) {
+        sqlite3_reset(s);
+        return 0;
+    }
+    if (rv != SQLITE_ROW) {
+        rv = sm_sqlite_error(sm, "idempotency lookup");
+        sqlite3_reset(s);
+        return -rv;
+    }
+    struct amk_sm_result *r = sm->result;
+    uint64_t first = (uint64_t)sqlite3_column_int64(s, 0);
+    r->code = sqlite3_column_int(s, 1);
+    snprintf(r->message, sizeof r->message, "%s", sm_col_text(s, 2));
+    snprintf(r->owner, sizeof r->owner, "%s", sm_col_text(s, 3));
+    r->epoch = (uint64_t)sqlite3_column_int64(s, 4);
+    r->version = (uint64_t)sqlite3_column_int64(s, 5);
+    r->applied = sqlite3_column_int(s, 6) != 0;
+    r->created = sqlite3_column_int(s, 7) != 0;
+    r->replayed = true;
+    if (sqlite3_column_type(s, 8) != SQLITE_NULL) {
+        r->body = strdup(sm_col_text(s, 8));
+        if (r->body == NULL) {
+            sqlite3_reset(s);
+            snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+            return -AMK_ENOMEM;
+        }
+    }
+    sqlite3_reset(s);
+    snprintf(sm->object_id, sizeof sm->object_id, "index:%llu",
+             (unsigned long long)first);
+    return 1;
+}
+
+static int idem_store(struct amk_sm *sm)
+{
+    static const char SQL[] =
+        "INSERT INTO idem (principal, key, idx, at, code, message, owner,"
+        " epoch, version, applied, created, body)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    const struct amk_cmd_header *h = &sm->cmd->h;
+    struct amk_sm_result *r = sm->result;
+    sqlite3_stmt *s = sm_sql(sm, SQL);
+    if (s == NULL) {
+        return AMK_EINTERNAL;
+    }
+    sqlite3_bind_text(s, 1, h->principal.ptr != NULL ? h->principal.ptr : "",
+                      (int)h->principal.len, SQLITE_STATIC);
+    sm_bind_str(s, 2, h->idem_key);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)sm->index);
+    sqlite3_bind_int64(s, 4, h->timestamp_ms);
+    sqlite3_bind_int(s, 5, r->code);
+    sm_bind_text(s, 6, r->message);
+    sm_bind_text(s, 7, r->owner);
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)r->epoch);
+    sqlite3_bind_int64(s, 9, (sqlite3_int64)r->version);
+    sqlite3_bind_int(s, 10, r->applied);
+    sqlite3_bind_int(s, 11, r->created);
+    sm_bind_text(s, 12, r->body);
+    return sm_exec_stmt(sm, s, "store idempotency key");
+}
+
+/* Deterministic housekeeping: driven by the index and leader time only. */
+static int purge(struct amk_sm *sm)
+{
+    if (sm->index % SM_PURGE_EVERY != 0) {
+        return AMK_OK;
+    }
+    static const char SQL_IDEM[] = "DELETE FROM idem WHERE at < ?1";
+    sqlite3_stmt *s = sm_sql(sm, SQL_IDEM);
+    if (s == NULL) {
+        return AMK_EINTERNAL;
+    }
+    sqlite3_bind_int64(s, 1,
+                       sm->cmd->h.timestamp_ms - sm->config.idem_window_ms);
+    int rv = sm_exec_stmt(sm, s, "purge idempotency keys");
+    if (rv != AMK_OK) {
+        return rv;
+    }
+    static const char SQL_CUT[] =
+        "SELECT idx FROM events ORDER BY idx DESC LIMIT 1 OFFSET ?1";
+    s = sm_sql(sm, SQL_CUT);
+    if (s == NULL) {
+        return AMK_EINTERNAL;
+    }
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)sm->config.events_retained);
+    int64_t cut = -1;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        cut = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_reset(s);
+    if (cut < 0) {
+        return AMK_OK;
+    }
+    static const char SQL_DEL[] = "DELETE FROM events WHERE idx <= ?1";
+    static const char SQL_META[] =
+        "UPDATE meta SET value = ?1 WHERE key = 'events_purged'";
+    s = sm_sql(sm, SQL_DEL);
+    if (s == NULL) {
+        return AMK_EINTERNAL;
+    }
+    sqlite3_bind_int64(s, 1, cut);
+    rv = sm_exec_stmt(sm, s, "purge events");
+    if (rv != AMK_OK) {
+        return rv;
+    }
+    s = sm_sql(sm, SQL_META);
+    if (s == NULL) {
+        return AMK_EINTERNAL;
+    }
+    sqlite3_bind_int64(s, 1, cut);
+    return sm_exec_stmt(sm, s, "record purge");
+}
+
+static const char SQL_BEGIN[] = "BEGIN";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_ROLLBACK[] = "ROLLBACK";
+static const char SQL_SAVEPOINT[] = "SAVEPOINT cmd";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO cmd";
+static const char SQL_RELEASE[] = "RELEASE cmd";
+
+static void reset_context(struct amk_sm *sm)
+{
+    sm->cmd = NULL;
+    sm->event_type = NULL;
+    sm->object_id[0] = '\0';
+    sm->n_changes = 0;
+    memset(&sm->actor, 0, sizeof sm->actor);
+}
+
+/* Every applied write raises each object it changed by exactly one version,
+ * however many statements touched it; created objects start at 0 and so
+ * come out at version 1. */
+static int bump_versions(struct amk_sm *sm)
+{
+    static const char *const SQL[] = {
+        [AMK_OBJ_CENTRE] = "UPDATE centres SET version = version + 1,"
+                           " updated_at = ?2 WHERE id = ?1",
+        [AMK_OBJ_SESSION] = NULL,
+        [AMK_OBJ_INCIDENT] = "UPDATE incidents SET version = version + 1,"
+                             " t_updated = ?2 WHERE id = ?1",
+        [AMK_OBJ_RESOURCE] = "UPDATE resources SET version = version + 1,"
+                             " updated_at = ?2 WHERE id = ?1",
+    };
+    for (unsigned i = 0; i < sm->n_changes; i++) {
+        const char *sql = SQL[sm->changes[i].kind];
+        if (sql == NULL) {
+            continue;
+        }
+        sqlite3_stmt *s = sm_sql(sm, sql);
+        if (s == NULL) {
+            return AMK_EINTERNAL;
+        }
+        sm_bind_text(s, 1, sm->changes[i].id);
+        sqlite3_bind_int64(s, 2, sm->cmd->h.timestamp_ms);
+        int rv = sm_exec_stmt(sm, s, "bump version");
+        if (rv != AMK_OK) {
+            return rv;
+        }
+    }
+    return AMK_OK;
+}
+
+/* Runs the handler in a savepoint: a rejection rolls back everything it
+ * did, so a rejected command changes nothing but the audit log. */
+static int run_handler(struct amk_sm *sm)
+{
+    int rv = sm_exec(sm, SQL_SAVEPOINT, "savepoint");
+    if (rv != AMK_OK) {
+        return rv;
+    }
+    sm->result->applied = true;
+    rv = dispatch(sm);
+    if (rv == AMK_OK && sm->n_changes > 0) {
+        rv = bump_versions(sm);
+    }
+    if (rv == AMK_OK && sm->n_changes > 0) {
+        rv = sm_render(sm, sm->changes[0].kind, sm->changes[0].id,
+                       &sm->result->body);
+        if (rv == AMK_OK) {
+            rv = emit_event(sm);
+        }
+    } else if (rv == AMK_OK && sm->result->body == NULL &&
+               sm->object_id[0] != '\0' && sm->cmd->h.type != AMK_CMD_NOOP) {
+        /* Accepted without change (stale report): answer with the object
+         * as it is. */
+        rv = sm_render(sm, sm->object_kind, sm->object_id, &sm->result->body);
+    }
+    if (rv == AMK_OK) {
+        return sm_exec(sm, SQL_RELEASE, "release");
+    }
+    int undo = sm_exec(sm, SQL_ROLLBACK_TO, "rollback to savepoint");
+    if (undo == AMK_OK) {
+        undo = sm_exec(sm, SQL_RELEASE, "release");
+    }
+    if (undo != AMK_OK) {
+        return undo;
+    }
+    if (is_domain_code(rv)) {
+        free(sm->result->body);
+        sm->result->body = NULL;
+        sm->result->applied = false;
+        sm->result->created = false;
+        sm->n_changes = 0;
+        return AMK_OK; /* rejected, deterministically */
+    }
+    return rv;
+}
+
+int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *buf,
+                 size_t len, struct amk_sm_result *result)
+{
+    memset(result, 0, sizeof *result);
+    result->index = index;
+    if (index <= sm->applied_index) {
+        snprintf(sm->errmsg, sizeof sm->errmsg,
+                 "index %llu not after applied index %llu",
+                 (unsigned long long)index,
+                 (unsigned long long)sm->applied_index);
+        result->code = AMK_EINTERNAL;
+        return AMK_EINTERNAL;
+    }
+    reset_context(sm);
+    sm->index = index;
+    sm->result = result;
+
+    int rv = sm_exec(sm, SQL_BEGIN, "begin");
+    if (rv != AMK_OK) {
+        goto err;
+    }
+
+    struct amk_cmd cmd;
+    char errmsg[256];
+    int decoded = amk_cmd_decode(buf, len, &cmd, errmsg);
+    if (decoded != AMK_OK) {
+        /* A command no node can read is rejected the same way on every
+         * node; it is audited like any other rejection. */
+        uint64_t term;
+        uint16_t type = 0;
+        const char *name = amk_cmd_peek(buf, len, &term, &type) == AMK_OK
+                               ? amk_cmd_name(type)
+                               : NULL;
+        result->code = decoded == AMK_ETOOLARGE ? AMK_ETOOLARGE : AMK_EINVALID;
+        snprintf(result->message, sizeof result->message, "%s", errmsg);
+        rv = audit(sm, name != NULL ? name : "undecodable");
+        if (rv != AMK_OK) {
+            goto err_after_begin;
+        }
+        goto commit;
+    }
+    sm->cmd = &cmd;
+    const char *name = amk_cmd_name(cmd.h.type);
+
+    rv = load_actor(sm);
+    if (rv != AMK_OK) {
+        goto err_after_begin;
+    }
+
+    bool keyed = cmd.h.idem_key.len > 0;
+    if (keyed) {
+        int seen = idem_lookup(sm);
+        if (seen < 0) {
+            rv = -seen;
+            goto err_after_begin;
+        }
+        if (seen == 1) {
+            rv = audit(sm, name);
+            if (rv != AMK_OK) {
+                goto err_after_begin;
+            }
+            goto commit;
+        }
+    }
+
+    rv = run_handler(sm);
+    if (rv != AMK_OK) {
+        goto err_after_begin;
+    }
+    if (keyed) {
+        rv = idem_store(sm);
+        if (rv != AMK_OK) {
+            goto err_after_begin;
+        }
+    }
+    rv = audit(sm, name);
+    if (rv == AMK_OK) {
+        rv = purge(sm);
+    }
+    if (rv != AMK_OK) {
+        goto err_after_begin;
+    }
+
+commit:
+    rv = sm_exec(sm, SQL_COMMIT, "commit");
+    if (rv != AMK_OK) {
+        goto err_after_begin;
+    }
+    sm->applied_index = index;
+    sm->cmd = NULL;
+    sm->result = NULL;
+    return AMK_OK;
+
+err_after_begin:
+    sm_exec(sm, SQL_ROLLBACK, "rollback");
+err:
+    sm->cmd = NULL;
+    sm->result = NULL;
+    free(result->body);
+    free(result->event);
+    result->body = NULL;
+    result->event = NULL;
+    result->code = rv;
+    snprintf(result->message, sizeof result->message, "%s", sm->errmsg);
+    return rv;
+}
