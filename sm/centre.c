@@ -209,14 +209,16 @@ int sm_centre_set_state(struct amk_sm *sm)
     struct centre_row row;
     sm_str_copy(id, sizeof id, c->id);
     sm_set_event(sm, "centre.state", AMK_OBJ_CENTRE, id);
-    int rv = load_existing(sm, c->id, id, &row);
-    if (rv != AMK_OK) {
-        return rv;
-    }
     /* An admin, or the centre's own shift leader (a valid session of it)
-     * declaring itself overloaded or going down. */
+     * declaring itself overloaded or going down. The session is checked
+     * before the centre's existence (docs/state-machine.md check order). */
     uint8_t role = sm->cmd->h.role;
-    if (role != AMK_ROLE_ADMIN && role != AMK_ROLE_SYSTEM) {
+    bool admin = role == AMK_ROLE_ADMIN || role == AMK_ROLE_SYSTEM;
+    int rv = admin ? AMK_OK : sm_require_writer(sm);
+    if (rv == AMK_OK) {
+        rv = load_existing(sm, c->id, id, &row);
+    }
+    if (rv == AMK_OK && !admin) {
         rv = sm_require_owner(sm, id);
     }
     if (rv == AMK_OK) {

@@ -248,18 +248,44 @@ static int next_case_number(struct amk_sm *sm, const char *centre, char *out,
         return sm_reject(sm, AMK_EINVALID, "timestamp out of range");
     }
     int year = tm.tm_year + 1900;
-    static const char SQL[] =
-        "INSERT INTO case_seq (centre, year, seq) VALUES (?1, ?2, 1)"
-        " ON CONFLICT (centre, year) DO UPDATE SET seq = seq + 1"
-        " RETURNING seq";
-    sqlite3_stmt *s = sm_sql(sm, SQL);
+    /* UPDATE then INSERT: an upsert with RETURNING costs an ephemeral
+     * table per call. */
+    static const char SQL_BUMP[] =
+        "UPDATE case_seq SET seq = seq + 1 WHERE centre = ?1 AND year = ?2";
+    static const char SQL_FIRST[] =
+        "INSERT INTO case_seq (centre, year, seq) VALUES (?1, ?2, 1)";
+    static const char SQL_READ[] =
+        "SELECT seq FROM case_seq WHERE centre = ?1 AND year = ?2";
+    sqlite3_stmt *s = sm_sql(sm, SQL_BUMP);
+    if (s == NULL) {
+        return AMK_EINTERNAL;
+    }
+    sm_bind_text(s, 1, centre);
+    sqlite3_bind_int(s, 2, year);
+    int rv = sm_exec_stmt(sm, s, "case number");
+    if (rv != AMK_OK) {
+        return rv;
+    }
+    if (sqlite3_changes(sm->db) == 0) {
+        s = sm_sql(sm, SQL_FIRST);
+        if (s == NULL) {
+            return AMK_EINTERNAL;
+        }
+        sm_bind_text(s, 1, centre);
+        sqlite3_bind_int(s, 2, year);
+        rv = sm_exec_stmt(sm, s, "first case number");
+        if (rv != AMK_OK) {
+            return rv;
+        }
+    }
+    s = sm_sql(sm, SQL_READ);
     if (s == NULL) {
         return AMK_EINTERNAL;
     }
     sm_bind_text(s, 1, centre);
     sqlite3_bind_int(s, 2, year);
     if (sqlite3_step(s) != SQLITE_ROW) {
-        int rv = sm_sqlite_error(sm, "case number");
+        rv = sm_sqlite_error(sm, "read case number");
         sqlite3_reset(s);
         return rv;
     }

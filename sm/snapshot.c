@@ -174,8 +174,9 @@ int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len)
         sqlite3_close(fresh.db);
         return AMK_EINVALID;
     }
-    rv = sqlite3_exec(fresh.db, "PRAGMA journal_mode=MEMORY;", NULL, NULL,
-                      NULL);
+    rv = sqlite3_exec(fresh.db,
+                      "PRAGMA journal_mode=MEMORY; PRAGMA secure_delete=OFF;",
+                      NULL, NULL, NULL);
     if (rv == SQLITE_OK) {
         rv = sm_schema_register_functions(fresh.db);
     }

@@ -1,0 +1,13 @@
+/* ops/bench/bench.h: the load generator's subcommands. */
+#ifndef AMK_BENCH_H
+#define AMK_BENCH_H
+
+#include <stdint.h>
+
+/* `amk-bench sm [N]`: applies N commands of each measured type in process. */
+int bench_sm(int argc, char **argv);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t bench_now_ns(void);
+
+#endif

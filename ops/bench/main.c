@@ -1,0 +1,35 @@
+/* ops/bench/main.c: amk-bench, the load generator: one subcommand per
+ * benchmark, each printing its figures. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench.h"
+
+uint64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: amk-bench sm [N]    apply N commands of each kind to"
+                 " an in-process state machine\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "sm") == 0) {
+        return bench_sm(argc - 2, argv + 2);
+    }
+    fprintf(stderr, "amk-bench: unknown benchmark '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
