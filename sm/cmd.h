@@ -15,7 +15,8 @@
  *
  * Absent optional fields are represented in the structs by sentinels:
  * amk_str.ptr == NULL, enum/bool slot AMK_ENUM_NONE, f64 NaN, i32 INT32_MIN,
- * list count AMK_CMD_ABSENT. amk_cmd_init() sets every field absent. */
+ * i64 INT64_MIN, list count AMK_CMD_ABSENT. amk_cmd_init() sets every field
+ * absent. */
 #ifndef AMK_SM_CMD_H
 #define AMK_SM_CMD_H
 
@@ -198,7 +199,7 @@ struct amk_cmd_resource_status {
     uint8_t status;
     int64_t seq;        /* > 0 */
     int64_t event_time; /* terminal's clock, ms UTC; INT64_MIN absent */
-    int64_t raw_code;   /* TETRA pre-coded status 0..65535; -1 absent */
+    int64_t raw_code;   /* TETRA pre-coded status 0..65535; INT64_MIN absent */
 };
 
 struct amk_cmd_resource_position {
