@@ -212,7 +212,7 @@ int sm_centre_set_state(struct amk_sm *sm)
     /* An admin, or the centre's own shift leader (a valid session of it)
      * declaring itself overloaded or going down. The session is checked
      * before the centre's existence (docs/state-machine.md check order). */
-    uint8_t role = sm->cmd->h.role;
+    uint8_t role = sm_role(sm);
     bool admin = role == AMK_ROLE_ADMIN || role == AMK_ROLE_SYSTEM;
     int rv = admin ? AMK_OK : sm_require_writer(sm);
     if (rv == AMK_OK) {

@@ -1192,6 +1192,22 @@ static int decode_header(struct cursor *c, struct amk_cmd *cmd,
     return 0;
 }
 
+/* canonical/raft stores entries whose length is a multiple of 8, so the
+ * proposer pads a command with zero bytes: up to 7 of them, making the whole
+ * a multiple of 8, are padding, not trailing garbage. */
+static bool is_raft_padding(const struct cursor *c, size_t len)
+{
+    if (c->remaining > 7 || len % 8 != 0) {
+        return false;
+    }
+    for (size_t i = 0; i < c->remaining; i++) {
+        if (c->p[i] != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int amk_cmd_decode(const void *buf, size_t len, struct amk_cmd *cmd,
                    char *errmsg)
 {
@@ -1216,7 +1232,7 @@ int amk_cmd_decode(const void *buf, size_t len, struct amk_cmd *cmd,
     if (rv != 0) {
         return rv;
     }
-    if (c.remaining != 0) {
+    if (c.remaining != 0 && !is_raft_padding(&c, len)) {
         return fail_code(&where, AMK_EINVALID,
                          "%zu trailing bytes at offset %zu", c.remaining,
                          cursor_offset(&c));

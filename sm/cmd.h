@@ -9,6 +9,8 @@
  *   str centre    u64 epoch
  *   u64 present   (bit i set: body field i follows)
  *   body fields in table order, each only if present
+ *   up to 7 zero bytes of padding when the total is a multiple of 8
+ *   (canonical/raft stores entries in multiples of 8 bytes)
  * where str = u32 length + bytes (valid UTF-8, no NUL, capped per field),
  * f64 = IEEE-754 bits as u64 (finite only), list = u32 count + elements
  * (capped before anything is read), nested struct = its own present + fields.

@@ -35,6 +35,7 @@ struct sm_actor {
     uint64_t session_epoch, centre_epoch, controller_epoch;
     char console[257];
     char operator_id[257];
+    uint8_t role; /* the session's role, recorded at login */
 };
 
 struct amk_sm {
@@ -94,6 +95,9 @@ bool sm_id_valid(struct amk_str s);
 
 /* auth: checks for handlers; each returns AMK_OK or rejects. */
 int sm_require_admin(struct amk_sm *sm);
+/* The acting role: the session's own role when the command names an existing
+ * session (recorded at login), else the header's. */
+uint8_t sm_role(const struct amk_sm *sm);
 int sm_require_session(struct amk_sm *sm);
 /* An open session whose role may write (operator or admin): 401/403. */
 int sm_require_writer(struct amk_sm *sm);

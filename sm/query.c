@@ -350,7 +350,8 @@ int amk_sm_audit(struct amk_sm *sm, const char *object, const char *actor,
 
 static const char SQL_SESSION_INFO[] =
     "SELECT s.centre, s.epoch, s.read_only, s.closed_at IS NOT NULL, c.epoch,"
-    " c.controlled_by = c.id FROM sessions s JOIN centres c ON c.id = s.centre"
+    " c.controlled_by = c.id, s.role FROM sessions s"
+    " JOIN centres c ON c.id = s.centre"
     " WHERE s.id = ?1";
 
 int amk_sm_session_info(struct amk_sm *sm, const char *id,
@@ -372,6 +373,9 @@ int amk_sm_session_info(struct amk_sm *sm, const char *id,
         info->centre_epoch = (uint64_t)sqlite3_column_int64(s, 4);
         bool self_controlled = sqlite3_column_int(s, 5) != 0;
         info->stale = info->epoch != info->centre_epoch || !self_controlled;
+        const char *role = sm_col_text(s, 6);
+        info->role = AMK_ROLE_OBSERVER;
+        amk_enum_parse(AMK_ENUM_ROLE, role, strlen(role), &info->role);
     } else if (rv != SQLITE_DONE) {
         rv = sm_sqlite_error(sm, "session info");
         sqlite3_reset(s);

@@ -137,7 +137,7 @@ int sm_resource_register(struct amk_sm *sm)
  * takeover of its centre. */
 static int require_reporter(struct amk_sm *sm)
 {
-    uint8_t role = sm->cmd->h.role;
+    uint8_t role = sm_role(sm);
     if ((role == AMK_ROLE_ADMIN || role == AMK_ROLE_SYSTEM) &&
         sm->cmd->h.session.len == 0) {
         return AMK_OK;

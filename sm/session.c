@@ -108,7 +108,7 @@ int sm_session_close(struct amk_sm *sm)
     bool closed = sqlite3_column_int(s, 0) != 0;
     sqlite3_reset(s);
     /* A session ends itself; an admin may end any. */
-    uint8_t role = sm->cmd->h.role;
+    uint8_t role = sm_role(sm);
     if (role != AMK_ROLE_ADMIN && role != AMK_ROLE_SYSTEM &&
         !sm_str_eq(sm->cmd->h.session, id)) {
         return sm_reject(sm, AMK_EFORBIDDEN,

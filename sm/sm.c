@@ -317,7 +317,7 @@ void sm_set_event(struct amk_sm *sm, const char *type,
 
 static const char SQL_ACTOR[] =
     "SELECT s.centre, s.console, s.epoch, s.read_only, s.closed_at IS NULL,"
-    " c.epoch, c.controlled_by, k.epoch, s.operator_id"
+    " c.epoch, c.controlled_by, k.epoch, s.operator_id, s.role"
     " FROM sessions s JOIN centres c ON c.id = s.centre"
     " JOIN centres k ON k.id = c.controlled_by WHERE s.id = ?1";
 
@@ -347,6 +347,9 @@ static int load_actor(struct amk_sm *sm)
         a->controller_epoch = (uint64_t)sqlite3_column_int64(s, 7);
         snprintf(a->operator_id, sizeof a->operator_id, "%s",
                  sm_col_text(s, 8));
+        const char *role = sm_col_text(s, 9);
+        a->role = AMK_ROLE_OBSERVER;
+        amk_enum_parse(AMK_ENUM_ROLE, role, strlen(role), &a->role);
         uint64_t claimed = sm->cmd->h.epoch;
         a->valid = a->session_open && !read_only &&
                    a->session_epoch == a->centre_epoch &&
@@ -376,9 +379,14 @@ uint64_t sm_centre_epoch(struct amk_sm *sm, const char *centre)
     return epoch;
 }
 
+uint8_t sm_role(const struct amk_sm *sm)
+{
+    return sm->actor.has_session ? sm->actor.role : sm->cmd->h.role;
+}
+
 int sm_require_admin(struct amk_sm *sm)
 {
-    uint8_t role = sm->cmd->h.role;
+    uint8_t role = sm_role(sm);
     if (role == AMK_ROLE_ADMIN || role == AMK_ROLE_SYSTEM) {
         return AMK_OK;
     }
@@ -399,7 +407,7 @@ int sm_require_writer(struct amk_sm *sm)
     if (!sm->actor.session_open) {
         return sm_reject(sm, AMK_EUNAUTHENTICATED, "session is closed");
     }
-    uint8_t role = sm->cmd->h.role;
+    uint8_t role = sm_role(sm);
     if (role != AMK_ROLE_OPERATOR && role != AMK_ROLE_ADMIN &&
         role != AMK_ROLE_SYSTEM) {
         return sm_reject(sm, AMK_EFORBIDDEN, "role %s may not %s",
@@ -872,6 +880,31 @@ static int bump_versions(struct amk_sm *sm)
     return AMK_OK;
 }
 
+/* The version the answer's ETag carries. */
+static int primary_version(struct amk_sm *sm)
+{
+    static const char *const SQL[] = {
+        [AMK_OBJ_CENTRE] = "SELECT version FROM centres WHERE id = ?1",
+        [AMK_OBJ_SESSION] = NULL,
+        [AMK_OBJ_INCIDENT] = "SELECT version FROM incidents WHERE id = ?1",
+        [AMK_OBJ_RESOURCE] = "SELECT version FROM resources WHERE id = ?1",
+    };
+    const char *sql = SQL[sm->changes[0].kind];
+    if (sql == NULL) {
+        return AMK_OK;
+    }
+    sqlite3_stmt *s = sm_sql(sm, sql);
+    if (s == NULL) {
+        return AMK_EINTERNAL;
+    }
+    sm_bind_text(s, 1, sm->changes[0].id);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        sm->result->version = (uint64_t)sqlite3_column_int64(s, 0);
+    }
+    sqlite3_reset(s);
+    return AMK_OK;
+}
+
 /* Runs the handler in a savepoint: a rejection rolls back everything it
  * did, so a rejected command changes nothing but the audit log. */
 static int run_handler(struct amk_sm *sm)
@@ -884,6 +917,9 @@ static int run_handler(struct amk_sm *sm)
     rv = dispatch(sm);
     if (rv == AMK_OK && sm->n_changes > 0) {
         rv = bump_versions(sm);
+    }
+    if (rv == AMK_OK && sm->n_changes > 0) {
+        rv = primary_version(sm);
     }
     if (rv == AMK_OK && sm->n_changes > 0) {
         rv = sm_render(sm, sm->changes[0].kind, sm->changes[0].id,

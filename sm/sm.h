@@ -45,7 +45,9 @@ struct amk_sm_result {
     char message[256]; /* why, naming the field, when code != AMK_OK */
     char owner[AMK_ID_MAX + 1]; /* AMK_ESTALE_EPOCH: the owning centre */
     uint64_t epoch;             /* AMK_ESTALE_EPOCH: its current epoch */
-    uint64_t version;           /* AMK_EVERSION_MISMATCH: current version */
+    uint64_t version; /* AMK_EVERSION_MISMATCH: the current version;
+                         AMK_OK: the primary object's version after the
+                         change (0 when it has none) */
     bool applied;  /* false: accepted but ignored (stale seq) or noop */
     bool replayed; /* an idempotent replay of an earlier command */
     bool created;  /* the command created its object (HTTP 201) */
@@ -117,6 +119,7 @@ struct amk_sm_session_info {
     char centre[AMK_ID_MAX + 1];
     uint64_t epoch;         /* the centre epoch at login */
     uint64_t centre_epoch;  /* the centre's current epoch */
+    uint8_t role;           /* enum amk_role the session was opened with */
 };
 int amk_sm_session_info(struct amk_sm *sm, const char *id,
                         struct amk_sm_session_info *info);

@@ -825,7 +825,7 @@ static void b_close_id(struct fixture *fx, const struct bad_case *bc)
 static void b_trailing(struct fixture *fx, const struct bad_case *bc)
 {
     b_close_id(fx, bc);
-    put_le(fx, 0, 1);
+    put_le(fx, 0xA5, 1); /* non-zero: not raft padding */
 }
 
 /* session.close whose id claims num bytes and carries arg. */
@@ -1456,6 +1456,51 @@ static void test_encode_nomem(void **state)
 
 /* --- Peek and stamp ----------------------------------------------------- */
 
+/* raft pads entries to a multiple of 8 with zeros: accepted; any other
+ * trailing bytes are not. */
+static void test_raft_padding(void **state)
+{
+    (void)state;
+    struct amk_cmd cmd, out;
+    char errmsg[256];
+    void *buf;
+    size_t len;
+    assert_int_equal(amk_cmd_init(&cmd, AMK_CMD_SESSION_CLOSE), 0);
+    cmd.u.session_close.id = amk_str_c("s-1");
+    assert_int_equal(amk_cmd_encode(&cmd, &buf, &len, errmsg), 0);
+    size_t padded = (len + 7) & ~(size_t)7;
+    if (padded == len) {
+        padded += 8; /* then 8 zero bytes: one too many */
+    }
+    uint8_t *p = calloc(1, padded + 8);
+    assert_non_null(p);
+    memcpy(p, buf, len);
+    if (padded - len <= 7) {
+        assert_int_equal(amk_cmd_decode(p, padded, &out, errmsg), 0);
+        assert_int_equal(out.u.session_close.id.len, 3);
+        assert_memory_equal(out.u.session_close.id.ptr, "s-1", 3);
+        p[padded - 1] = 1; /* non-zero padding */
+        assert_int_equal(amk_cmd_decode(p, padded, &out, errmsg),
+                         AMK_EINVALID);
+        p[padded - 1] = 0;
+    }
+    /* Zero bytes that do not end on a multiple of 8. */
+    if ((len + 1) % 8 != 0) {
+        assert_int_equal(amk_cmd_decode(p, len + 1, &out, errmsg),
+                         AMK_EINVALID);
+    }
+    /* Eight or more zero bytes are never padding. */
+    size_t over = ((len + 8) + 7) & ~(size_t)7;
+    uint8_t *q = calloc(1, over);
+    assert_non_null(q);
+    memcpy(q, buf, len);
+    assert_int_equal(amk_cmd_decode(q, over, &out, errmsg),
+                     over - len > 7 ? AMK_EINVALID : 0);
+    free(q);
+    free(p);
+    free(buf);
+}
+
 static void test_peek(void **state)
 {
     struct fixture *fx = *state;
@@ -1763,6 +1808,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_init, setup_fixture,
                                         teardown_fixture),
         cmocka_unit_test(test_cmd_names),
+        cmocka_unit_test(test_raft_padding),
         cmocka_unit_test(test_str_c),
         cmocka_unit_test(test_enum_bad_kind),
         cmocka_unit_test(test_codes),
