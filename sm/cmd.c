@@ -332,6 +332,17 @@ static const struct field resource_alarm_fields[] = {
 };
 #undef S
 
+#define S struct amk_cmd_node_register
+static const struct field node_register_fields[] = {
+    I64(id, REQ),
+    STR(raft_address, CAP_ID, REQ),
+    STR(http_address, CAP_ID, OPT),
+    STR(binary_address, CAP_ID, OPT),
+    STR(centre, CAP_ID, OPT),
+    STR(region, CAP_ID, OPT),
+};
+#undef S
+
 struct cmd_def {
     const char *name;
     uint8_t version; /* the one type_version this build reads and writes */
@@ -381,6 +392,7 @@ static const struct cmd_def cmd_defs[AMK_CMD__END] = {
     [AMK_CMD_RESOURCE_POSITION] = {DEF("resource.position",
                                        resource_position_fields)},
     [AMK_CMD_RESOURCE_ALARM] = {DEF("resource.alarm", resource_alarm_fields)},
+    [AMK_CMD_NODE_REGISTER] = {DEF("node.register", node_register_fields)},
 };
 
 static const struct cmd_def *cmd_def_of(uint16_t type)

@@ -68,6 +68,7 @@ enum amk_cmd_type {
     AMK_CMD_RESOURCE_STATUS = 21,
     AMK_CMD_RESOURCE_POSITION = 22,
     AMK_CMD_RESOURCE_ALARM = 23,
+    AMK_CMD_NODE_REGISTER = 24,
     AMK_CMD__END
 };
 
@@ -218,6 +219,15 @@ struct amk_cmd_resource_alarm {
     int64_t event_time;
 };
 
+/* A cluster node's directory entry: how to reach it and which centre it
+ * serves. The leader registers itself when elected; followers register
+ * through it. */
+struct amk_cmd_node_register {
+    int64_t id; /* raft id, > 0 */
+    struct amk_str raft_address, http_address, binary_address;
+    struct amk_str centre, region;
+};
+
 struct amk_cmd {
     struct amk_cmd_header h;
     uint64_t present; /* body fields present on the wire (set by decode) */
@@ -245,6 +255,7 @@ struct amk_cmd {
         struct amk_cmd_resource_status resource_status;
         struct amk_cmd_resource_position resource_position;
         struct amk_cmd_resource_alarm resource_alarm;
+        struct amk_cmd_node_register node_register;
     } u;
 };
 

@@ -133,6 +133,7 @@ int sm_resource_register(struct amk_sm *sm);
 int sm_resource_status(struct amk_sm *sm);
 int sm_resource_position(struct amk_sm *sm);
 int sm_resource_alarm(struct amk_sm *sm);
+int sm_node_register(struct amk_sm *sm);
 
 /* resource.c, shared with incident.c: moves a resource on `incident` to a new
  * mission status (from a report or a phase command), keeping the assignment

@@ -133,6 +133,11 @@ static const char SCHEMA[] =
 
     "CREATE TABLE events (idx INTEGER PRIMARY KEY, body TEXT NOT NULL);"
 
+    "CREATE TABLE nodes (id INTEGER PRIMARY KEY, raft_address TEXT NOT NULL,"
+    " http_address TEXT NOT NULL, binary_address TEXT NOT NULL,"
+    " centre TEXT NOT NULL, region TEXT NOT NULL,"
+    " registered_at INTEGER NOT NULL);"
+
     "CREATE TABLE audit ("
     " idx INTEGER PRIMARY KEY, at INTEGER NOT NULL, command TEXT NOT NULL,"
     " principal TEXT NOT NULL, role TEXT NOT NULL, centre TEXT NOT NULL,"

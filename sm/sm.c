@@ -518,6 +518,8 @@ static int dispatch(struct amk_sm *sm)
             return sm_resource_position(sm);
         case AMK_CMD_RESOURCE_ALARM:
             return sm_resource_alarm(sm);
+        case AMK_CMD_NODE_REGISTER:
+            return sm_node_register(sm);
         default:
             /* The codec rejects unknown types before we get here. */
             return sm_reject(sm, AMK_EINVALID, "unknown command type %u",
@@ -782,7 +784,12 @@ static int idem_store(struct amk_sm *sm)
 /* Deterministic housekeeping: driven by the index and leader time only. */
 static int purge(struct amk_sm *sm)
 {
-    if (sm->index % SM_PURGE_EVERY != 0) {
+    /* Once per period of SM_PURGE_EVERY indexes, by the first command of
+     * the period: the sm sees only raft's command entries, so configuration
+     * changes and barriers leave gaps, and index % SM_PURGE_EVERY == 0 may
+     * never come. applied_index is replicated state (restored with
+     * snapshots), so every node purges at the same index. */
+    if (sm->index / SM_PURGE_EVERY == sm->applied_index / SM_PURGE_EVERY) {
         return AMK_OK;
     }
     static const char SQL_IDEM[] = "DELETE FROM idem WHERE at < ?1";
@@ -1012,6 +1019,9 @@ int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *buf,
         }
         if (seen == 1) {
             rv = audit(sm, name);
+            if (rv == AMK_OK) {
+                rv = purge(sm);
+            }
             if (rv != AMK_OK) {
                 goto err_after_begin;
             }

@@ -124,6 +124,20 @@ struct amk_sm_session_info {
 int amk_sm_session_info(struct amk_sm *sm, const char *id,
                         struct amk_sm_session_info *info);
 
+/* A cluster node's directory entry (node.register). */
+struct amk_sm_node_info {
+    uint64_t id;
+    char raft_address[AMK_ID_MAX + 1];
+    char http_address[AMK_ID_MAX + 1];
+    char binary_address[AMK_ID_MAX + 1];
+    char centre[AMK_ID_MAX + 1];
+    char region[AMK_ID_MAX + 1];
+};
+
+/* Looks up node id: 0, or AMK_ENOTFOUND. */
+int amk_sm_node_info(struct amk_sm *sm, uint64_t id,
+                     struct amk_sm_node_info *info);
+
 /* --- Snapshots: a header (magic, format, applied index, length) and the
  * serialized database. amk_sm_snapshot() returns a malloc'd buffer the caller
  * frees. amk_sm_restore() checks the header and replaces the whole state; on

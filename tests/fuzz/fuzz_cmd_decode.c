@@ -255,6 +255,16 @@ static void seeds_resources(amk_fuzz_add_fn *add, void *arg, struct amk_cmd *c)
     c->u.resource_alarm.seq = 43;
     c->u.resource_alarm.event_time = 1717171717001;
     seed(add, arg, c);
+
+    header(c, AMK_CMD_NODE_REGISTER);
+    c->h.role = AMK_ROLE_SYSTEM;
+    c->u.node_register.id = 3;
+    c->u.node_register.raft_address = amk_str_c("127.0.0.1:7003");
+    c->u.node_register.http_address = amk_str_c("127.0.0.1:8003");
+    c->u.node_register.binary_address = amk_str_c("127.0.0.1:9003");
+    c->u.node_register.centre = amk_str_c("bergen");
+    c->u.node_register.region = amk_str_c("vest");
+    seed(add, arg, c);
 }
 
 void amk_fuzz_seeds(amk_fuzz_add_fn *add, void *arg)

@@ -185,6 +185,12 @@ static const struct tfield t_resource_alarm[] = {
     TSTR(id, CAP_ID, true), TBOOL(on, true), TI64(seq, true),
     TI64(event_time, false)};
 #undef S
+#define S struct amk_cmd_node_register
+static const struct tfield t_node_register[] = {
+    TI64(id, true),           TSTR(raft_address, CAP_ID, true),
+    TSTR(http_address, CAP_ID, false), TSTR(binary_address, CAP_ID, false),
+    TSTR(centre, CAP_ID, false),       TSTR(region, CAP_ID, false)};
+#undef S
 
 struct tcmd {
     uint16_t type;
@@ -223,6 +229,7 @@ static const struct tcmd tcmds[] = {
     T(AMK_CMD_RESOURCE_STATUS, "resource.status", t_resource_status),
     T(AMK_CMD_RESOURCE_POSITION, "resource.position", t_resource_position),
     T(AMK_CMD_RESOURCE_ALARM, "resource.alarm", t_resource_alarm),
+    T(AMK_CMD_NODE_REGISTER, "node.register", t_node_register),
 };
 _Static_assert(N_OF(tcmds) == AMK_CMD__END - 1, "every command type");
 
