@@ -16,6 +16,11 @@
 
 struct amk_raft_fsm;
 
+/* At most this many entries wait in the deferred list (and in a snapshot's).
+ * Only what earlier leaders proposed and had not yet committed is ever
+ * deferred, so reaching this means something else is badly wrong. */
+#define AMK_RAFT_FSM_MAX_DEFERRED (1u << 20)
+
 /* Called after each command is applied to sm (including deferred ones when
  * they are finally applied), in index order, on the loop thread. The result
  * is only valid during the call. */
@@ -25,27 +30,50 @@ typedef void (*amk_raft_fsm_applied_cb)(void *data,
 struct amk_raft_fsm_deferred {
     uint64_t index;
     uint64_t term;
-    void *buf; /* malloc'd copy of the entry */
+    void *buf; /* raft_malloc'd copy of the entry (raft_heap_set() injects
+                  allocation faults in tests) */
     size_t len;
 };
 
 struct amk_raft_fsm {
-    struct raft_fsm fsm;      /* handed to raft_init(); fsm.data = this */
-    struct amk_sm *sm;        /* not owned */
-    struct raft *raft;        /* set with amk_raft_fsm_bind() before start */
+    struct raft_fsm fsm; /* handed to raft_init(); fsm.data = this */
+    struct amk_sm *sm;   /* not owned */
+    struct raft *raft;   /* set with amk_raft_fsm_bind() before start */
     amk_raft_fsm_applied_cb applied_cb;
     void *applied_data;
     struct amk_raft_fsm_deferred *deferred; /* index order */
     unsigned n_deferred, cap_deferred;
-    uint64_t current_term_applied; /* term of the last applied entry */
-    struct amk_sm_result last; /* result of the last apply: raft's apply
-                                  callback on the leader receives &last as
-                                  its `result` and must copy what it needs */
-    uint64_t n_deferred_total; /* metrics: entries ever deferred */
+    uint64_t current_term_applied; /* the raft term in which an entry of that
+                                      same term was last applied; entries of
+                                      earlier terms are deferred while this
+                                      differs from raft->current_term */
+    struct amk_sm_result last;     /* result of the last apply: raft's apply
+                                      callback on the leader receives &last as
+                                      its `result` and must copy what it needs;
+                                      it receives NULL for an entry that was
+                                      deferred (an earlier-term entry, so never
+                                      one this leader proposed) */
+    uint64_t n_deferred_total;     /* metrics: entries ever deferred */
     char errmsg[256];
 };
 
-/* Sets up f over sm (not owned). Returns 0 or AMK_ENOMEM. */
+/* Sets up f over sm (not owned): f->fsm is a version 2 struct raft_fsm.
+ * Returns 0 or AMK_ENOMEM.
+ *
+ * apply: the entry's index is raft_last_applied() + 1 (0.15 advances it after
+ * apply returns); its term is read from the command header. A committed
+ * entry that sm cannot process (AMK_EINTERNAL, AMK_ENOMEM) stops the process
+ * with abort(): the node could no longer agree with its peers. If the copy
+ * of a deferred entry cannot be allocated, apply returns RAFT_NOMEM (or
+ * RAFT_TOOMANY past AMK_RAFT_FSM_MAX_DEFERRED) with f->errmsg set and nothing
+ * changed; 0.15 offers the entry again later.
+ * snapshot: one raft_malloc'd buffer, freed by snapshot_finalize:
+ *   "AMKRFSM1" u32 format(1) u32 n_deferred
+ *   n_deferred x (u64 index u64 term u32 len bytes) u64 sm_len sm_bytes
+ * (little-endian), sm_bytes being amk_sm_snapshot()'s.
+ * restore: validates all of it first; on error returns a raft code with
+ * f->errmsg set, changes nothing and leaves buf to raft (0.15 frees it); on
+ * success takes buf->base and raft_free()s it, as 0.15 expects. */
 int amk_raft_fsm_init(struct amk_raft_fsm *f, struct amk_sm *sm);
 void amk_raft_fsm_close(struct amk_raft_fsm *f);
 
