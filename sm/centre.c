@@ -117,7 +117,7 @@ int sm_centre_register(struct amk_sm *sm)
     static const char SQL[] =
         "INSERT INTO centres (id, name, region, backups, auto_takeover,"
         " service_state, epoch, controlled_by, version, created_at,"
-        " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'normal', 1, ?1, 0, ?6, ?6)";
+        " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'normal', 1, ?1, 1, ?6, ?6)";
     sqlite3_stmt *s = sm_sql(sm, SQL);
     if (s == NULL) {
         return AMK_EINTERNAL;
@@ -133,7 +133,7 @@ int sm_centre_register(struct amk_sm *sm)
         return rv;
     }
     sm->result->created = true;
-    return sm_change(sm, AMK_OBJ_CENTRE, id);
+    return sm_change_bumped(sm, AMK_OBJ_CENTRE, id);
 }
 
 static int load_existing(struct amk_sm *sm, struct amk_str idstr, char *id,

@@ -4,10 +4,12 @@
  * the receiving centre, as in UCRI2 CAD-to-CAD handover). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "internal.h"
+#include "json.h"
 
 struct incident_row {
     uint8_t status;
@@ -182,59 +184,118 @@ static void bind_f64(sqlite3_stmt *s, int col, double v)
     }
 }
 
+/* Patients are replaced whole and never queried inside: they are kept as
+ * the JSON array every reader gets. */
+static void patients_json(struct sm_json *o, uint32_t n,
+                          const struct amk_patient *patients)
+{
+    sm_json_lit(o, "[");
+    for (uint32_t i = 0; i < n && n != AMK_CMD_ABSENT; i++) {
+        const struct amk_patient *p = &patients[i];
+        bool f = true;
+        sm_json_lit(o, i == 0 ? "{" : ",{");
+        sm_json_key(o, &f, "name");
+        if (p->name.ptr != NULL) {
+            sm_json_str(o, p->name.ptr, p->name.len);
+        } else {
+            sm_json_lit(o, "null");
+        }
+        sm_json_key(o, &f, "national_id");
+        if (p->national_id.ptr != NULL) {
+            sm_json_str(o, p->national_id.ptr, p->national_id.len);
+        } else {
+            sm_json_lit(o, "null");
+        }
+        sm_json_key(o, &f, "age");
+        if (p->age != INT32_MIN) {
+            sm_json_int(o, p->age);
+        } else {
+            sm_json_lit(o, "null");
+        }
+        sm_json_key(o, &f, "sex");
+        const char *sex = p->sex == AMK_ENUM_NONE
+                              ? "unknown"
+                              : amk_enum_name(AMK_ENUM_SEX, p->sex);
+        sm_json_str(o, sex, strlen(sex));
+        sm_json_lit(o, "}");
+    }
+    sm_json_lit(o, "]");
+}
+
+/* A note as the element of the incident's notes array. */
+static void note_json(struct amk_sm *sm, struct sm_json *o, struct amk_str text)
+{
+    bool f = true;
+    sm_json_lit(o, "{");
+    sm_json_key(o, &f, "at");
+    sm_json_time(o, sm->cmd->h.timestamp_ms);
+    sm_json_key(o, &f, "by");
+    if (sm->actor.operator_id[0] != '\0') {
+        sm_json_str(o, sm->actor.operator_id, strlen(sm->actor.operator_id));
+    } else {
+        sm_json_str(o, sm->cmd->h.principal.ptr != NULL
+                           ? sm->cmd->h.principal.ptr
+                           : "",
+                    sm->cmd->h.principal.len);
+    }
+    sm_json_key(o, &f, "text");
+    sm_json_str(o, text.ptr, text.len);
+    sm_json_lit(o, "}");
+}
+
+static int out_of_memory(struct amk_sm *sm, struct sm_json *o)
+{
+    free(o->ptr);
+    snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+    return AMK_ENOMEM;
+}
+
 static int patients_replace(struct amk_sm *sm, const char *id, uint32_t n,
                             const struct amk_patient *patients)
 {
-    static const char SQL_CLEAR[] = "DELETE FROM patients WHERE incident = ?1";
-    static const char SQL_ADD[] =
-        "INSERT INTO patients (incident, pos, name, national_id, age, sex)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-    sqlite3_stmt *s = sm_sql(sm, SQL_CLEAR);
+    static const char SQL[] = "UPDATE incidents SET patients = ?2"
+                              " WHERE id = ?1";
+    struct sm_json o = {0};
+    patients_json(&o, n, patients);
+    if (o.failed) {
+        return out_of_memory(sm, &o);
+    }
+    sqlite3_stmt *s = sm_sql(sm, SQL);
     if (s == NULL) {
+        free(o.ptr);
         return AMK_EINTERNAL;
     }
     sm_bind_text(s, 1, id);
-    int rv = sm_exec_stmt(sm, s, "clear patients");
-    for (uint32_t i = 0; rv == AMK_OK && i < n; i++) {
-        const struct amk_patient *p = &patients[i];
-        s = sm_sql(sm, SQL_ADD);
-        if (s == NULL) {
-            return AMK_EINTERNAL;
-        }
-        sm_bind_text(s, 1, id);
-        sqlite3_bind_int(s, 2, (int)i);
-        sm_bind_str(s, 3, p->name);
-        sm_bind_str(s, 4, p->national_id);
-        if (p->age != INT32_MIN) {
-            sqlite3_bind_int(s, 5, p->age);
-        }
-        sm_bind_text(s, 6,
-                     p->sex == AMK_ENUM_NONE
-                         ? "unknown"
-                         : amk_enum_name(AMK_ENUM_SEX, p->sex));
-        rv = sm_exec_stmt(sm, s, "insert patient");
-    }
+    sqlite3_bind_text(s, 2, o.ptr, (int)o.len, SQLITE_STATIC);
+    int rv = sm_exec_stmt(sm, s, "replace patients");
+    sqlite3_clear_bindings(s);
+    free(o.ptr);
     return rv;
 }
 
+/* Appends to the notes array in place: notes are append-only. */
 static int note_add(struct amk_sm *sm, const char *id, struct amk_str text)
 {
     static const char SQL[] =
-        "INSERT INTO notes (incident, pos, at, by, text) VALUES (?1,"
-        " (SELECT count(*) FROM notes WHERE incident = ?1), ?2, ?3, ?4)";
+        "UPDATE incidents SET notes = CASE WHEN notes = '[]' THEN '[' || ?2"
+        " || ']' ELSE substr(notes, 1, length(notes) - 1) || ',' || ?2 || ']'"
+        " END WHERE id = ?1";
+    struct sm_json o = {0};
+    note_json(sm, &o, text);
+    if (o.failed) {
+        return out_of_memory(sm, &o);
+    }
     sqlite3_stmt *s = sm_sql(sm, SQL);
     if (s == NULL) {
+        free(o.ptr);
         return AMK_EINTERNAL;
     }
     sm_bind_text(s, 1, id);
-    sqlite3_bind_int64(s, 2, sm->cmd->h.timestamp_ms);
-    if (sm->actor.operator_id[0] != '\0') {
-        sm_bind_text(s, 3, sm->actor.operator_id);
-    } else {
-        sm_bind_str(s, 3, sm->cmd->h.principal);
-    }
-    sm_bind_str(s, 4, text);
-    return sm_exec_stmt(sm, s, "insert note");
+    sqlite3_bind_text(s, 2, o.ptr, (int)o.len, SQLITE_STATIC);
+    int rv = sm_exec_stmt(sm, s, "add note");
+    sqlite3_clear_bindings(s);
+    free(o.ptr);
+    return rv;
 }
 
 /* --- Commands ------------------------------------------------------------ */
@@ -326,31 +387,35 @@ int sm_incident_create(struct amk_sm *sm)
                              area);
         }
     }
-    struct incident_row existing;
-    rv = incident_load(sm, id, &existing);
-    if (rv == AMK_OK) {
-        return sm_reject(sm, AMK_ECONFLICT, "incident %s already exists", id);
-    }
-    if (rv != AMK_ENOTFOUND) {
-        return rv;
-    }
-    sm->result->code = AMK_OK;
-    sm->result->message[0] = '\0';
-
     char case_number[AMK_ID_MAX + 32];
     rv = next_case_number(sm, centre, case_number, sizeof case_number);
     if (rv != AMK_OK) {
         return rv;
     }
+    struct sm_json patients = {0}, notes = {0};
+    patients_json(&patients, c->n_patients, c->patients);
+    sm_json_lit(&notes, "[");
+    if (c->note.ptr != NULL && c->note.len > 0) {
+        note_json(sm, &notes, c->note);
+    }
+    sm_json_lit(&notes, "]");
+    if (patients.failed || notes.failed) {
+        free(notes.ptr);
+        return out_of_memory(sm, &patients);
+    }
+    /* OR IGNORE: an existing id leaves the row alone and changes nothing;
+     * the savepoint undoes the case number taken above. */
     static const char SQL[] =
-        "INSERT INTO incidents (id, created_index, case_number, status,"
-        " urgency, criterion, lat, lon, accuracy_m, address, municipality,"
-        " caller_phone, caller_name, answering_centre, area_centre, owner,"
-        " owner_epoch, version, t_created, t_updated, open) VALUES (?1, ?2,"
-        " ?3, 'new', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?13,"
-        " ?15, 0, ?16, ?16, 1)";
+        "INSERT OR IGNORE INTO incidents (id, created_index, case_number,"
+        " status, urgency, criterion, lat, lon, accuracy_m, address,"
+        " municipality, caller_phone, caller_name, answering_centre,"
+        " area_centre, owner, owner_epoch, version, t_created, t_updated,"
+        " open, patients, notes) VALUES (?1, ?2, ?3, 'new', ?4, ?5, ?6, ?7,"
+        " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?13, ?15, 1, ?16, ?16, 1, ?17, ?18)";
     sqlite3_stmt *s = sm_sql(sm, SQL);
     if (s == NULL) {
+        free(patients.ptr);
+        free(notes.ptr);
         return AMK_EINTERNAL;
     }
     sm_bind_text(s, 1, id);
@@ -369,18 +434,20 @@ int sm_incident_create(struct amk_sm *sm)
     sm_bind_text(s, 14, area);
     sqlite3_bind_int64(s, 15, (sqlite3_int64)sm->actor.centre_epoch);
     sqlite3_bind_int64(s, 16, sm->cmd->h.timestamp_ms);
+    sqlite3_bind_text(s, 17, patients.ptr, (int)patients.len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 18, notes.ptr, (int)notes.len, SQLITE_STATIC);
     rv = sm_exec_stmt(sm, s, "insert incident");
-    if (rv == AMK_OK && c->n_patients != AMK_CMD_ABSENT) {
-        rv = patients_replace(sm, id, c->n_patients, c->patients);
-    }
-    if (rv == AMK_OK && c->note.ptr != NULL && c->note.len > 0) {
-        rv = note_add(sm, id, c->note);
-    }
+    sqlite3_clear_bindings(s);
+    free(patients.ptr);
+    free(notes.ptr);
     if (rv != AMK_OK) {
         return rv;
     }
+    if (sqlite3_changes(sm->db) == 0) {
+        return sm_reject(sm, AMK_ECONFLICT, "incident %s already exists", id);
+    }
     sm->result->created = true;
-    return sm_change(sm, AMK_OBJ_INCIDENT, id);
+    return sm_change_bumped(sm, AMK_OBJ_INCIDENT, id);
 }
 
 /* Sets the incident's status and the time it first reached it. */

@@ -21,6 +21,7 @@ struct sm_stmt_slot {
 /* One object a command changed: listed in its event, in order. */
 struct sm_change {
     enum amk_sm_object kind;
+    bool bumped; /* its version was already raised by this command */
     char id[AMK_ID_MAX + 1];
 };
 
@@ -70,6 +71,10 @@ int sm_reject_stale(struct amk_sm *sm, const char *owner, uint64_t epoch,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int sm_sqlite_error(struct amk_sm *sm, const char *what);
 int sm_change(struct amk_sm *sm, enum amk_sm_object kind, const char *id);
+/* The same for an object whose version the handler's own statement set
+ * (inserted at 1, or raised in its one UPDATE): not raised again. */
+int sm_change_bumped(struct amk_sm *sm, enum amk_sm_object kind,
+                     const char *id);
 /* Names the command's event type and its primary object (audited, and
  * rendered as the result's body even when nothing changed). */
 void sm_set_event(struct amk_sm *sm, const char *type,
@@ -160,8 +165,17 @@ bool sm_resource_on_mission(uint8_t status);
  * at_destination -> transporting. */
 uint8_t sm_incident_status_for_unit(uint8_t unit_status);
 
-/* query.c: renders an object as JSON (malloc'd) or NULL if absent. */
+/* render.c: renders an object as JSON (malloc'd) into *json, NULL if the
+ * object does not exist. Returns AMK_OK or a local error. */
 int sm_render(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
               char **json);
+
+struct sm_json;
+
+/* Appends the object's JSON to o: returns 1 if it exists (and sets *version,
+ * if not NULL, for objects that have one), 0 if not (nothing appended), or
+ * minus a local error code. o->failed tells of a failed allocation. */
+int sm_render_into(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
+                   struct sm_json *o, uint64_t *version);
 
 #endif

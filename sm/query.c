@@ -6,47 +6,13 @@
 #include <string.h>
 
 #include "internal.h"
+#include "json.h"
 
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
 
-static const char *const RENDER_SQL[] = {
-    [AMK_OBJ_CENTRE] = "SELECT j FROM centre_json WHERE id = ?1",
-    [AMK_OBJ_SESSION] = "SELECT j FROM session_json WHERE id = ?1",
-    [AMK_OBJ_INCIDENT] = "SELECT j FROM incident_json WHERE id = ?1",
-    [AMK_OBJ_RESOURCE] = "SELECT j FROM resource_json WHERE id = ?1",
-};
-
 static const char *const KIND_NAME[] = {"centre", "session", "incident",
                                         "resource"};
-
-int sm_render(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
-              char **json)
-{
-    *json = NULL;
-    sqlite3_stmt *s = sm_sql(sm, RENDER_SQL[kind]);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
-    }
-    sm_bind_text(s, 1, id);
-    int rv = sqlite3_step(s);
-    if (rv == SQLITE_ROW) {
-        *json = strdup(sm_col_text(s, 0));
-        sqlite3_reset(s);
-        if (*json == NULL) {
-            snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
-            return AMK_ENOMEM;
-        }
-        return AMK_OK;
-    }
-    if (rv != SQLITE_DONE) {
-        rv = sm_sqlite_error(sm, "render");
-        sqlite3_reset(s);
-        return rv;
-    }
-    sqlite3_reset(s);
-    return AMK_OK;
-}
 
 int amk_sm_get(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
                char **json)
@@ -60,42 +26,7 @@ int amk_sm_get(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
     return rv;
 }
 
-/* A growing JSON text. */
-struct out {
-    char *ptr;
-    size_t len, cap;
-    bool failed;
-};
-
-static void out_add(struct out *o, const char *s, size_t n)
-{
-    if (o->failed) {
-        return;
-    }
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap == 0 ? 4096 : o->cap;
-        while (cap < o->len + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(o->ptr, cap);
-        if (p == NULL) {
-            o->failed = true;
-            return;
-        }
-        o->ptr = p;
-        o->cap = cap;
-    }
-    memcpy(o->ptr + o->len, s, n);
-    o->len += n;
-    o->ptr[o->len] = '\0';
-}
-
-static void out_str(struct out *o, const char *s)
-{
-    out_add(o, s, strlen(s));
-}
-
-static int out_finish(struct amk_sm *sm, struct out *o, char **json)
+static int out_finish(struct amk_sm *sm, struct sm_json *o, char **json)
 {
     if (o->failed) {
         free(o->ptr);
@@ -119,14 +50,18 @@ static const char *nonempty(const char *s)
     return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
-/* Runs a page query whose rows are (json, cursor) and whose last parameter
- * is the row limit (limit + 1 is asked for, to know whether more follow). */
+/* Runs a page query whose rows are (id, cursor) of objects of `kind`, or
+ * (json, cursor) when kind is AUDIT_ROWS; its last parameter is the row
+ * limit (limit + 1 is asked for, to know whether more follow). */
+#define AUDIT_ROWS (-1)
+
 static int page(struct amk_sm *sm, sqlite3_stmt *s, int limit_param,
-                unsigned limit, bool numeric_cursor, char **json)
+                unsigned limit, int kind, char **json)
 {
-    struct out o = {0};
+    struct sm_json b = {0};
+    struct sm_json o = {0};
     sqlite3_bind_int(s, limit_param, (int)limit + 1);
-    out_str(&o, "{\"items\":[");
+    sm_json_lit(&o, "{\"items\":[");
     unsigned n = 0;
     char cursor[AMK_ID_MAX + 24] = "";
     bool more = false;
@@ -137,12 +72,27 @@ static int page(struct amk_sm *sm, sqlite3_stmt *s, int limit_param,
             break;
         }
         if (n > 0) {
-            out_add(&o, ",", 1);
+            sm_json_add(&o, ",", 1);
         }
-        out_str(&o, sm_col_text(s, 0));
+        if (kind == AUDIT_ROWS) {
+            sm_json_lit(&o, sm_col_text(s, 0));
+        } else {
+            b.len = 0;
+            int r = sm_render_into(sm, (enum amk_sm_object)kind,
+                                   sm_col_text(s, 0), &b, NULL);
+            if (r < 0 || b.failed) {
+                sqlite3_reset(s);
+                free(b.ptr);
+                free(o.ptr);
+                snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+                return r < 0 ? -r : AMK_ENOMEM;
+            }
+            sm_json_add(&o, b.ptr, b.len);
+        }
         snprintf(cursor, sizeof cursor, "%s", sm_col_text(s, 1));
         n++;
     }
+    free(b.ptr);
     if (rv != SQLITE_ROW && rv != SQLITE_DONE) {
         rv = sm_sqlite_error(sm, "list");
         sqlite3_reset(s);
@@ -150,36 +100,34 @@ static int page(struct amk_sm *sm, sqlite3_stmt *s, int limit_param,
         return rv;
     }
     sqlite3_reset(s);
-    (void)numeric_cursor;
     if (more) {
         /* Cursors are ids ([A-Za-z0-9._:-]) or decimal indexes: no escaping
          * needed. */
-        out_str(&o, "],\"next\":\"");
-        out_str(&o, cursor);
-        out_str(&o, "\"}");
+        sm_json_lit(&o, "],\"next\":\"");
+        sm_json_lit(&o, cursor);
+        sm_json_lit(&o, "\"}");
     } else {
-        out_str(&o, "],\"next\":null}");
+        sm_json_lit(&o, "],\"next\":null}");
     }
     return out_finish(sm, &o, json);
 }
 
 static const char SQL_LIST_INCIDENTS[] =
-    "SELECT v.j, i.created_index FROM incidents i"
-    " JOIN incident_json v ON v.id = i.id"
+    "SELECT i.id, i.created_index FROM incidents i"
     " WHERE (?1 IS NULL OR i.owner = ?1)"
     " AND (CASE ?2 WHEN 'open' THEN i.open WHEN 'all' THEN 1"
     "  ELSE i.status = ?2 END)"
     " AND (?3 IS NULL OR i.urgency = ?3) AND i.created_index > ?4"
     " ORDER BY i.created_index LIMIT ?5";
 static const char SQL_LIST_RESOURCES[] =
-    "SELECT v.j, r.id FROM resources r JOIN resource_json v ON v.id = r.id"
+    "SELECT r.id, r.id FROM resources r"
     " WHERE (?1 IS NULL OR r.controlled_by = ?1)"
     " AND (?2 IS NULL OR r.status = ?2) AND r.id > ?3"
     " ORDER BY r.id LIMIT ?4";
 static const char SQL_LIST_CENTRES[] =
-    "SELECT j, id FROM centre_json WHERE id > ?1 ORDER BY id LIMIT ?2";
+    "SELECT id, id FROM centres WHERE id > ?1 ORDER BY id LIMIT ?2";
 static const char SQL_LIST_SESSIONS[] =
-    "SELECT j, id FROM session_json WHERE id > ?1 ORDER BY id LIMIT ?2";
+    "SELECT id, id FROM sessions WHERE id > ?1 ORDER BY id LIMIT ?2";
 
 static int bad_filter(struct amk_sm *sm, const char *field, const char *value,
                       const char *choices)
@@ -237,7 +185,7 @@ int amk_sm_list(struct amk_sm *sm, enum amk_sm_object kind,
             sm_bind_text(s, 2, status);
             sm_bind_text(s, 3, urgency);
             sqlite3_bind_int64(s, 4, after_index);
-            return page(sm, s, 5, limit, true, json);
+            return page(sm, s, 5, limit, AMK_OBJ_INCIDENT, json);
         }
         case AMK_OBJ_RESOURCE: {
             const char *status = nonempty(f->status);
@@ -254,7 +202,7 @@ int amk_sm_list(struct amk_sm *sm, enum amk_sm_object kind,
             sm_bind_text(s, 1, nonempty(f->centre));
             sm_bind_text(s, 2, status);
             sm_bind_text(s, 3, after != NULL ? after : "");
-            return page(sm, s, 4, limit, false, json);
+            return page(sm, s, 4, limit, AMK_OBJ_RESOURCE, json);
         }
         case AMK_OBJ_CENTRE:
         case AMK_OBJ_SESSION:
@@ -264,7 +212,7 @@ int amk_sm_list(struct amk_sm *sm, enum amk_sm_object kind,
                 return AMK_EINTERNAL;
             }
             sm_bind_text(s, 1, after != NULL ? after : "");
-            return page(sm, s, 2, limit, false, json);
+            return page(sm, s, 2, limit, (int)kind, json);
     }
     snprintf(sm->errmsg, sizeof sm->errmsg, "unknown object kind");
     return AMK_EINVALID;
@@ -302,16 +250,16 @@ int amk_sm_events(struct amk_sm *sm, uint64_t since, unsigned limit,
     }
     sqlite3_bind_int64(s, 1, (sqlite3_int64)since);
     sqlite3_bind_int(s, 2, (int)limit);
-    struct out o = {0};
-    out_str(&o, "{\"events\":[");
+    struct sm_json o = {0};
+    sm_json_lit(&o, "{\"events\":[");
     uint64_t next = since > sm->applied_index ? since : sm->applied_index;
     unsigned n = 0;
     int rv;
     while ((rv = sqlite3_step(s)) == SQLITE_ROW) {
         if (n++ > 0) {
-            out_add(&o, ",", 1);
+            sm_json_add(&o, ",", 1);
         }
-        out_str(&o, sm_col_text(s, 1));
+        sm_json_lit(&o, sm_col_text(s, 1));
         if (n == limit) {
             next = (uint64_t)sqlite3_column_int64(s, 0);
         }
@@ -325,7 +273,7 @@ int amk_sm_events(struct amk_sm *sm, uint64_t since, unsigned limit,
     sqlite3_reset(s);
     char tail[48];
     snprintf(tail, sizeof tail, "],\"next\":%llu}", (unsigned long long)next);
-    out_str(&o, tail);
+    sm_json_lit(&o, tail);
     return out_finish(sm, &o, json);
 }
 
@@ -345,7 +293,7 @@ int amk_sm_audit(struct amk_sm *sm, const char *object, const char *actor,
     sqlite3_bind_int64(s, 1, (sqlite3_int64)since);
     sm_bind_text(s, 2, nonempty(object));
     sm_bind_text(s, 3, nonempty(actor));
-    return page(sm, s, 4, clamp_limit(limit), true, json);
+    return page(sm, s, 4, clamp_limit(limit), AUDIT_ROWS, json);
 }
 
 static const char SQL_SESSION_INFO[] =

@@ -111,7 +111,7 @@ int sm_resource_register(struct amk_sm *sm)
         " controller_epoch, taken_from, status, status_seq, pos_seq, alarm,"
         " version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
         " CASE WHEN ?4 = ?5 THEN NULL ELSE ?4 END, 'available_station', 0, 0,"
-        " 0, 0, ?7, ?7)";
+        " 0, 1, ?7, ?7)";
     s = sm_sql(sm, SQL);
     if (s == NULL) {
         return AMK_EINTERNAL;
@@ -128,7 +128,7 @@ int sm_resource_register(struct amk_sm *sm)
         return rv;
     }
     sm->result->created = true;
-    return sm_change(sm, AMK_OBJ_RESOURCE, id);
+    return sm_change_bumped(sm, AMK_OBJ_RESOURCE, id);
 }
 
 /* Reports are facts from the field: any open session (console or bridge)
@@ -386,7 +386,7 @@ int sm_resource_position(struct amk_sm *sm)
     static const char SQL[] =
         "UPDATE resources SET pos_seq = ?2, lat = ?3, lon = ?4,"
         " accuracy_m = ?5, speed = ?6, heading = ?7, pos_time = ?8,"
-        " pos_at = ?9 WHERE id = ?1";
+        " pos_at = ?9, version = version + 1, updated_at = ?9 WHERE id = ?1";
     sqlite3_stmt *s = sm_sql(sm, SQL);
     if (s == NULL) {
         return AMK_EINTERNAL;
@@ -406,7 +406,7 @@ int sm_resource_position(struct amk_sm *sm)
     sqlite3_bind_int64(s, 9, now);
     rv = sm_exec_stmt(sm, s, "record position");
     if (rv == AMK_OK) {
-        rv = sm_change(sm, AMK_OBJ_RESOURCE, id);
+        rv = sm_change_bumped(sm, AMK_OBJ_RESOURCE, id);
     }
     return rv;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "json.h"
 
 #define SM_PURGE_EVERY 1024 /* indexes between purges of idem and events */
 
@@ -31,12 +32,14 @@ static int db_open(struct amk_sm *sm)
         return rv == SQLITE_NOMEM ? AMK_ENOMEM : AMK_EINTERNAL;
     }
     /* Fixed settings: the database image must depend only on the commands
-     * applied, never on the build's defaults (Debian's SQLite, for one, is
-     * built with SECURE_DELETE on, which also costs a zero-fill per freed
-     * cell; nothing here needs it, the database never touches disk). */
+     * applied, never on the build's defaults. secure_delete must be ON
+     * (here and in amk_sm_restore): with it off, freed and reused pages
+     * keep stale bytes, and which bytes depends on the pager (":memory:"
+     * here, the memdb VFS after a restore) and on what is in its cache, so
+     * a restored node's image drifts from its peers' (test_determinism). */
     rv = sqlite3_exec(sm->db,
                       "PRAGMA journal_mode=MEMORY; PRAGMA page_size=4096;"
-                      " PRAGMA secure_delete=OFF;"
+                      " PRAGMA secure_delete=ON;"
                       " PRAGMA auto_vacuum=NONE; PRAGMA foreign_keys=OFF;"
                       " PRAGMA recursive_triggers=OFF;",
                       NULL, NULL, NULL);
@@ -56,6 +59,10 @@ static int db_open(struct amk_sm *sm)
 int amk_sm_open(struct amk_sm **out, const struct amk_sm_config *cfg,
                 char *errmsg)
 {
+    /* SQLite's memory statistics take a global mutex on every allocation
+     * (5% of an apply); nothing here reads them. Only possible before
+     * SQLite initialises: later calls answer SQLITE_MISUSE, harmlessly. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     *out = NULL;
     struct amk_sm *sm = calloc(1, sizeof *sm);
     if (sm == NULL) {
@@ -272,10 +279,12 @@ int sm_reject_stale(struct amk_sm *sm, const char *owner, uint64_t epoch,
     return AMK_ESTALE_EPOCH;
 }
 
-int sm_change(struct amk_sm *sm, enum amk_sm_object kind, const char *id)
+static int change(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
+                  bool bumped)
 {
     for (unsigned i = 0; i < sm->n_changes; i++) {
         if (sm->changes[i].kind == kind && strcmp(sm->changes[i].id, id) == 0) {
+            sm->changes[i].bumped |= bumped;
             return AMK_OK;
         }
     }
@@ -299,8 +308,20 @@ int sm_change(struct amk_sm *sm, enum amk_sm_object kind, const char *id)
     }
     struct sm_change *c = &sm->changes[sm->n_changes++];
     c->kind = kind;
+    c->bumped = bumped;
     snprintf(c->id, sizeof c->id, "%s", id);
     return AMK_OK;
+}
+
+int sm_change(struct amk_sm *sm, enum amk_sm_object kind, const char *id)
+{
+    return change(sm, kind, id, false);
+}
+
+int sm_change_bumped(struct amk_sm *sm, enum amk_sm_object kind,
+                     const char *id)
+{
+    return change(sm, kind, id, true);
 }
 
 void sm_set_event(struct amk_sm *sm, const char *type,
@@ -578,29 +599,24 @@ static int buf_addf(struct sm_buf *b, const char *fmt, ...)
     return buf_add(b, tmp, (size_t)n);
 }
 
-static const char SQL_TIME[] = "SELECT amk_time(?1)";
-
 /* Renders the event of the current command from its list of changes and
  * stores it. */
 static int emit_event(struct amk_sm *sm)
 {
     struct sm_buf b = {0};
-    sqlite3_stmt *t = sm_sql(sm, SQL_TIME);
-    if (t == NULL) {
-        return AMK_EINTERNAL;
+    struct sm_json at = {0};
+    sm_json_time(&at, sm->cmd->h.timestamp_ms);
+    if (at.failed) {
+        snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+        return AMK_ENOMEM;
     }
-    sqlite3_bind_int64(t, 1, sm->cmd->h.timestamp_ms);
-    if (sqlite3_step(t) != SQLITE_ROW) {
-        sqlite3_reset(t);
-        return sm_sqlite_error(sm, "render time");
-    }
-    int rv = buf_addf(&b, "{\"index\":%llu,\"type\":\"%s\",\"at\":\"%s\","
+    int rv = buf_addf(&b, "{\"index\":%llu,\"type\":\"%s\",\"at\":%s,"
                           "\"changes\":[",
                       (unsigned long long)sm->index,
                       sm->event_type != NULL ? sm->event_type
                                              : amk_cmd_name(sm->cmd->h.type),
-                      sm_col_text(t, 0));
-    sqlite3_reset(t);
+                      at.ptr);
+    free(at.ptr);
     for (unsigned i = 0; rv == AMK_OK && i < sm->n_changes; i++) {
         struct sm_change *c = &sm->changes[i];
         /* The first change is the result's body, already rendered. */
@@ -838,9 +854,9 @@ static int purge(struct amk_sm *sm)
     return sm_exec_stmt(sm, s, "record purge");
 }
 
-static const char SQL_BEGIN[] = "BEGIN";
-static const char SQL_COMMIT[] = "COMMIT";
-static const char SQL_ROLLBACK[] = "ROLLBACK";
+/* One savepoint is the whole transaction of a command: opened first (it
+ * begins the transaction), rolled back to when the handler rejects (which
+ * keeps it open for the audit entry), released last (which commits). */
 static const char SQL_SAVEPOINT[] = "SAVEPOINT cmd";
 static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO cmd";
 static const char SQL_RELEASE[] = "RELEASE cmd";
@@ -855,8 +871,7 @@ static void reset_context(struct amk_sm *sm)
 }
 
 /* Every applied write raises each object it changed by exactly one version,
- * however many statements touched it; created objects start at 0 and so
- * come out at version 1. */
+ * however many statements touched it (created objects are inserted at 1). */
 static int bump_versions(struct amk_sm *sm)
 {
     static const char *const SQL[] = {
@@ -870,7 +885,7 @@ static int bump_versions(struct amk_sm *sm)
     };
     for (unsigned i = 0; i < sm->n_changes; i++) {
         const char *sql = SQL[sm->changes[i].kind];
-        if (sql == NULL) {
+        if (sql == NULL || sm->changes[i].bumped) {
             continue;
         }
         sqlite3_stmt *s = sm_sql(sm, sql);
@@ -887,50 +902,36 @@ static int bump_versions(struct amk_sm *sm)
     return AMK_OK;
 }
 
-/* The version the answer's ETag carries. */
-static int primary_version(struct amk_sm *sm)
+/* Renders the answer's body, and its version for the ETag. */
+static int render_body(struct amk_sm *sm, enum amk_sm_object kind,
+                       const char *id)
 {
-    static const char *const SQL[] = {
-        [AMK_OBJ_CENTRE] = "SELECT version FROM centres WHERE id = ?1",
-        [AMK_OBJ_SESSION] = NULL,
-        [AMK_OBJ_INCIDENT] = "SELECT version FROM incidents WHERE id = ?1",
-        [AMK_OBJ_RESOURCE] = "SELECT version FROM resources WHERE id = ?1",
-    };
-    const char *sql = SQL[sm->changes[0].kind];
-    if (sql == NULL) {
-        return AMK_OK;
+    struct sm_json o = {0};
+    int rv = sm_render_into(sm, kind, id, &o, &sm->result->version);
+    if (o.failed) {
+        free(o.ptr);
+        snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+        return AMK_ENOMEM;
     }
-    sqlite3_stmt *s = sm_sql(sm, sql);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
+    if (rv < 0) {
+        free(o.ptr);
+        return -rv;
     }
-    sm_bind_text(s, 1, sm->changes[0].id);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        sm->result->version = (uint64_t)sqlite3_column_int64(s, 0);
-    }
-    sqlite3_reset(s);
+    sm->result->body = o.ptr; /* NULL when the object does not exist */
     return AMK_OK;
 }
 
-/* Runs the handler in a savepoint: a rejection rolls back everything it
- * did, so a rejected command changes nothing but the audit log. */
+/* Runs the handler: a rejection rolls back everything it did, so a
+ * rejected command changes nothing but the audit log. */
 static int run_handler(struct amk_sm *sm)
 {
-    int rv = sm_exec(sm, SQL_SAVEPOINT, "savepoint");
-    if (rv != AMK_OK) {
-        return rv;
-    }
     sm->result->applied = true;
-    rv = dispatch(sm);
+    int rv = dispatch(sm);
     if (rv == AMK_OK && sm->n_changes > 0) {
         rv = bump_versions(sm);
     }
     if (rv == AMK_OK && sm->n_changes > 0) {
-        rv = primary_version(sm);
-    }
-    if (rv == AMK_OK && sm->n_changes > 0) {
-        rv = sm_render(sm, sm->changes[0].kind, sm->changes[0].id,
-                       &sm->result->body);
+        rv = render_body(sm, sm->changes[0].kind, sm->changes[0].id);
         if (rv == AMK_OK) {
             rv = emit_event(sm);
         }
@@ -938,15 +939,12 @@ static int run_handler(struct amk_sm *sm)
                sm->object_id[0] != '\0' && sm->cmd->h.type != AMK_CMD_NOOP) {
         /* Accepted without change (stale report): answer with the object
          * as it is. */
-        rv = sm_render(sm, sm->object_kind, sm->object_id, &sm->result->body);
+        rv = render_body(sm, sm->object_kind, sm->object_id);
     }
     if (rv == AMK_OK) {
-        return sm_exec(sm, SQL_RELEASE, "release");
+        return AMK_OK;
     }
     int undo = sm_exec(sm, SQL_ROLLBACK_TO, "rollback to savepoint");
-    if (undo == AMK_OK) {
-        undo = sm_exec(sm, SQL_RELEASE, "release");
-    }
     if (undo != AMK_OK) {
         return undo;
     }
@@ -978,7 +976,7 @@ int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *buf,
     sm->index = index;
     sm->result = result;
 
-    int rv = sm_exec(sm, SQL_BEGIN, "begin");
+    int rv = sm_exec(sm, SQL_SAVEPOINT, "begin");
     if (rv != AMK_OK) {
         goto err;
     }
@@ -1048,7 +1046,7 @@ int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *buf,
     }
 
 commit:
-    rv = sm_exec(sm, SQL_COMMIT, "commit");
+    rv = sm_exec(sm, SQL_RELEASE, "commit");
     if (rv != AMK_OK) {
         goto err_after_begin;
     }
@@ -1058,7 +1056,9 @@ commit:
     return AMK_OK;
 
 err_after_begin:
-    sm_exec(sm, SQL_ROLLBACK, "rollback");
+    if (sm_exec(sm, SQL_ROLLBACK_TO, "rollback") == AMK_OK) {
+        sm_exec(sm, SQL_RELEASE, "end");
+    }
 err:
     sm->cmd = NULL;
     sm->result = NULL;

@@ -185,7 +185,7 @@ int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len)
         return AMK_EINVALID;
     }
     rv = sqlite3_exec(fresh.db,
-                      "PRAGMA journal_mode=MEMORY; PRAGMA secure_delete=OFF;",
+                      "PRAGMA journal_mode=MEMORY; PRAGMA secure_delete=ON;",
                       NULL, NULL, NULL);
     if (rv == SQLITE_OK) {
         rv = sm_schema_register_functions(fresh.db);
@@ -194,7 +194,11 @@ int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len)
         snprintf(sm->errmsg, sizeof sm->errmsg, "snapshot: configure: %s",
                  sqlite3_errmsg(fresh.db));
         sqlite3_close(fresh.db);
-        return AMK_EINTERNAL;
+        /* The first read of the image: a damaged one is bad input, not a
+         * local failure. */
+        return (rv & 0xff) == SQLITE_NOTADB || (rv & 0xff) == SQLITE_CORRUPT
+                   ? AMK_EINVALID
+                   : AMK_EINTERNAL;
     }
     rv = check_image(fresh.db, sm->errmsg);
     if (rv != AMK_OK) {

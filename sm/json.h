@@ -1,0 +1,30 @@
+/* sm/json.h: the state machine's JSON writer: a growing buffer and the few
+ * value kinds objects and events need. Internal to sm/. Output is
+ * deterministic. Text reaching it came through the codec (valid UTF-8, no
+ * NUL), so only quotes, backslashes and control characters are escaped. */
+#ifndef AMK_SM_JSON_H
+#define AMK_SM_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sm_json {
+    char *ptr; /* malloc'd, NUL-terminated at len */
+    size_t len, cap;
+    bool failed; /* an allocation failed: the text is incomplete */
+};
+
+void sm_json_add(struct sm_json *o, const char *s, size_t n);
+void sm_json_lit(struct sm_json *o, const char *s);
+/* A JSON string of n bytes of text. */
+void sm_json_str(struct sm_json *o, const char *s, size_t n);
+/* ,"name": (no comma before the first key of an object: *first). */
+void sm_json_key(struct sm_json *o, bool *first, const char *name);
+void sm_json_int(struct sm_json *o, int64_t v);
+/* 15 significant digits; non-finite as null. */
+void sm_json_real(struct sm_json *o, double v);
+/* "2026-11-24T10:00:00.123Z" from ms since the epoch. */
+void sm_json_time(struct sm_json *o, int64_t ms);
+
+#endif
