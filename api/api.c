@@ -7,8 +7,7 @@ int amk_api_register(struct amk_http_router *router, struct amk_api *api,
     const struct routes_entry *tables[] = {routes_centre, routes_incident,
                                            routes_resource, routes_events};
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
-        for (const struct routes_entry *e = tables[t]; e->method != NULL;
-             e++) {
+        for (const struct routes_entry *e = tables[t]; e->method != NULL; e++) {
             int rv = amk_http_router_add(router, e->method, e->pattern,
                                          e->handler, e->flags, api, errmsg);
             if (rv != 0) {

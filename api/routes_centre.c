@@ -64,7 +64,8 @@ static int centre_patch(struct amk_http_request *req)
         /* Service state has a command of its own. */
         amk_cmd_init(&cmd, AMK_CMD_CENTRE_SET_STATE);
         api_actor(api, req, &cmd);
-        cmd.u.centre_set_state.id = amk_str_c(amk_http_request_param(req, "id"));
+        cmd.u.centre_set_state.id =
+            amk_str_c(amk_http_request_param(req, "id"));
         if (api_enum(req, req->body, "service_state", AMK_ENUM_SERVICE_STATE,
                      true, &cmd.u.centre_set_state.state)) {
             return AMK_HTTP_DONE;
@@ -196,10 +197,9 @@ static void heartbeat_read(struct amk_api *api, struct amk_http_request *req)
     int rv = amk_sm_session_info(api->backend->sm, id, &info);
     amk_http_respond_set_index(req, amk_sm_applied_index(api->backend->sm));
     if (rv == AMK_ENOTFOUND || (rv == AMK_OK && info.closed)) {
-        amk_http_respond_error(req, AMK_EUNAUTHENTICATED,
-                               rv == AMK_OK ? "session is closed"
-                                            : "unknown session",
-                               NULL);
+        amk_http_respond_error(
+            req, AMK_EUNAUTHENTICATED,
+            rv == AMK_OK ? "session is closed" : "unknown session", NULL);
         return;
     }
     if (rv != AMK_OK) {
@@ -210,10 +210,10 @@ static void heartbeat_read(struct amk_api *api, struct amk_http_request *req)
         api->backend->heartbeat(api->backend->data, id, info.centre,
                                 !info.stale && !info.read_only);
     }
-    json_t *out = json_pack("{s:s, s:s, s:I, s:b, s:b}", "id", id, "centre",
-                            info.centre, "epoch", (json_int_t)info.epoch,
-                            "valid", !info.stale && !info.read_only,
-                            "read_only", info.read_only);
+    json_t *out =
+        json_pack("{s:s, s:s, s:I, s:b, s:b}", "id", id, "centre", info.centre,
+                  "epoch", (json_int_t)info.epoch, "valid",
+                  !info.stale && !info.read_only, "read_only", info.read_only);
     amk_http_respond_json(req, 200, out);
 }
 
@@ -240,8 +240,8 @@ static int session_delete(struct amk_http_request *req)
 }
 
 const struct routes_entry routes_centre[] = {
-    {"POST", "/v1/centres", centre_create, AMK_HTTP_ROUTE_WRITE |
-                                               AMK_HTTP_ROUTE_BODY_REQUIRED},
+    {"POST", "/v1/centres", centre_create,
+     AMK_HTTP_ROUTE_WRITE | AMK_HTTP_ROUTE_BODY_REQUIRED},
     {"GET", "/v1/centres", centre_list, 0},
     {"GET", "/v1/centres/{id}", centre_get, 0},
     {"PATCH", "/v1/centres/{id}", centre_patch,

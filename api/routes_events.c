@@ -61,10 +61,10 @@ static void read_audit(struct amk_api *api, struct amk_http_request *req)
         }
     }
     char *json = NULL;
-    int rv = amk_sm_audit(api->backend->sm,
-                          amk_http_request_query(req, "object"),
-                          amk_http_request_query(req, "actor"), since,
-                          (unsigned)(limit > 1000 ? 1000 : limit), &json);
+    int rv =
+        amk_sm_audit(api->backend->sm, amk_http_request_query(req, "object"),
+                     amk_http_request_query(req, "actor"), since,
+                     (unsigned)(limit > 1000 ? 1000 : limit), &json);
     api_answer_query(api, req, rv, json);
 }
 

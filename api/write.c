@@ -38,8 +38,8 @@ int api_str(struct amk_http_request *req, json_t *obj, const char *prefix,
         return 0;
     }
     if (!json_is_string(v)) {
-        return api_invalid(req, "%s%s%s: must be a string", prefix,
-                           sep(prefix), key);
+        return api_invalid(req, "%s%s%s: must be a string", prefix, sep(prefix),
+                           key);
     }
     out->ptr = json_string_value(v);
     out->len = (uint32_t)json_string_length(v);
@@ -79,8 +79,8 @@ int api_num(struct amk_http_request *req, json_t *obj, const char *prefix,
         return 0;
     }
     if (!json_is_number(v)) {
-        return api_invalid(req, "%s%s%s: must be a number", prefix,
-                           sep(prefix), key);
+        return api_invalid(req, "%s%s%s: must be a number", prefix, sep(prefix),
+                           key);
     }
     double d = json_number_value(v);
     if (!isfinite(d)) {
@@ -190,8 +190,9 @@ int api_time(struct amk_http_request *req, json_t *obj, const char *key,
         return 0;
     }
     if (amk_api_parse_time(v, out) != 0) {
-        return api_invalid(req, "%s: not an RFC 3339 time"
-                                " (2026-11-24T10:00:00.000Z)",
+        return api_invalid(req,
+                           "%s: not an RFC 3339 time"
+                           " (2026-11-24T10:00:00.000Z)",
                            key);
     }
     return 0;
@@ -239,8 +240,7 @@ static json_t *error_extra(const struct amk_sm_result *r)
 }
 
 static void answer_result(struct amk_http_request *req,
-                          const struct amk_sm_result *r,
-                          enum api_answer answer)
+                          const struct amk_sm_result *r, enum api_answer answer)
 {
     amk_http_respond_set_index(req, r->index);
     if (r->replayed) {
@@ -383,8 +383,7 @@ static void read_done(struct amk_api_read *r, int status)
     free(op);
 }
 
-int api_read(struct amk_api *api, struct amk_http_request *req,
-             api_read_fn fn)
+int api_read(struct amk_api *api, struct amk_http_request *req, api_read_fn fn)
 {
     const char *consistency = amk_http_request_query(req, "consistency");
     if (consistency != NULL && strcmp(consistency, "local") == 0) {
@@ -392,8 +391,9 @@ int api_read(struct amk_api *api, struct amk_http_request *req,
         return AMK_HTTP_DONE;
     }
     if (consistency != NULL && strcmp(consistency, "linearizable") != 0) {
-        api_invalid(req, "consistency: unknown value '%.32s'"
-                         " (linearizable|local)",
+        api_invalid(req,
+                    "consistency: unknown value '%.32s'"
+                    " (linearizable|local)",
                     consistency);
         return AMK_HTTP_DONE;
     }
@@ -416,8 +416,8 @@ int api_read(struct amk_api *api, struct amk_http_request *req,
     return AMK_HTTP_PENDING;
 }
 
-void api_answer_query(struct amk_api *api, struct amk_http_request *req,
-                      int rv, char *json)
+void api_answer_query(struct amk_api *api, struct amk_http_request *req, int rv,
+                      char *json)
 {
     struct amk_sm *sm = api->backend->sm;
     amk_http_respond_set_index(req, amk_sm_applied_index(sm));

@@ -31,10 +31,10 @@ void api_actor(struct amk_api *api, struct amk_http_request *req,
 
 /* How a successful result is answered. */
 enum api_answer {
-    API_ANSWER_OBJECT = 0,  /* 200, or 201 when the command created it */
-    API_ANSWER_CREATED,     /* 201 always */
-    API_ANSWER_NO_CONTENT,  /* 204 */
-    API_ANSWER_APPLIED,     /* 200 with "applied": bool added */
+    API_ANSWER_OBJECT = 0, /* 200, or 201 when the command created it */
+    API_ANSWER_CREATED,    /* 201 always */
+    API_ANSWER_NO_CONTENT, /* 204 */
+    API_ANSWER_APPLIED,    /* 200 with "applied": bool added */
 };
 
 /* Encodes cmd, proposes it and answers when it is applied. Returns what the
@@ -46,11 +46,10 @@ int api_submit(struct amk_api *api, struct amk_http_request *req,
  * the backend confirmed a linearizable read index. Returns what the handler
  * returns. fn must answer req. */
 typedef void (*api_read_fn)(struct amk_api *api, struct amk_http_request *req);
-int api_read(struct amk_api *api, struct amk_http_request *req,
-             api_read_fn fn);
+int api_read(struct amk_api *api, struct amk_http_request *req, api_read_fn fn);
 
 /* Answers a query's outcome: 200 with json (freed), or the sm error. */
-void api_answer_query(struct amk_api *api, struct amk_http_request *req,
-                      int rv, char *json);
+void api_answer_query(struct amk_api *api, struct amk_http_request *req, int rv,
+                      char *json);
 
 #endif

@@ -21,7 +21,8 @@ struct setting {
     const char *help;
 };
 
-#define FIELD(f) offsetof(struct amk_config, f), sizeof(((struct amk_config *)0)->f)
+#define FIELD(f)                                                               \
+    offsetof(struct amk_config, f), sizeof(((struct amk_config *)0)->f)
 
 static const struct setting SETTINGS[] = {
     {"id", K_U64, FIELD(id), "this node's raft id (integer > 0)"},
@@ -264,21 +265,21 @@ static void defaults(struct amk_config *cfg)
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
 }
 
-int amk_config_load(struct amk_config *cfg, int argc, char **argv,
-                    char *errmsg)
+int amk_config_load(struct amk_config *cfg, int argc, char **argv, char *errmsg)
 {
     defaults(cfg);
     struct option options[N_SETTINGS + 4];
     for (size_t i = 0; i < N_SETTINGS; i++) {
-        options[i] = (struct option){SETTINGS[i].name,
-                                     SETTINGS[i].kind == K_BOOL
-                                         ? no_argument
-                                         : required_argument,
-                                     NULL, (int)(i + 1000)};
+        options[i] = (struct option){
+            SETTINGS[i].name,
+            SETTINGS[i].kind == K_BOOL ? no_argument : required_argument, NULL,
+            (int)(i + 1000)};
     }
-    options[N_SETTINGS] = (struct option){"config", required_argument, NULL, 'c'};
+    options[N_SETTINGS] =
+        (struct option){"config", required_argument, NULL, 'c'};
     options[N_SETTINGS + 1] = (struct option){"help", no_argument, NULL, 'h'};
-    options[N_SETTINGS + 2] = (struct option){"version", no_argument, NULL, 'V'};
+    options[N_SETTINGS + 2] =
+        (struct option){"version", no_argument, NULL, 'V'};
     options[N_SETTINGS + 3] = (struct option){NULL, 0, NULL, 0};
 
     /* Pass 1: --config and --help, so the file loads before flags apply. */
@@ -300,8 +301,7 @@ int amk_config_load(struct amk_config *cfg, int argc, char **argv,
         }
         if (opt == '?') {
             if (optopt >= 1000 || optopt == 'c') {
-                snprintf(errmsg, 256, "%s: needs a value",
-                         argv[optind - 1]);
+                snprintf(errmsg, 256, "%s: needs a value", argv[optind - 1]);
             } else {
                 snprintf(errmsg, 256, "unknown flag %s (see amkd --help)",
                          argv[optind - 1]);
@@ -315,8 +315,7 @@ int amk_config_load(struct amk_config *cfg, int argc, char **argv,
         return -1;
     }
     if (config_file != NULL && config_file[0] != '\0') {
-        snprintf(cfg->config_file, sizeof cfg->config_file, "%s",
-                 config_file);
+        snprintf(cfg->config_file, sizeof cfg->config_file, "%s", config_file);
         if (load_file(cfg, config_file, errmsg) != 0) {
             return -1;
         }
@@ -371,8 +370,9 @@ int amk_config_load(struct amk_config *cfg, int argc, char **argv,
         level_ok |= strcmp(cfg->log_level, levels[i]) == 0;
     }
     if (!level_ok) {
-        snprintf(errmsg, 256, "--log-level: '%s' is not error, warn, info"
-                              " or debug",
+        snprintf(errmsg, 256,
+                 "--log-level: '%s' is not error, warn, info"
+                 " or debug",
                  cfg->log_level);
         return -1;
     }
@@ -382,8 +382,9 @@ int amk_config_load(struct amk_config *cfg, int argc, char **argv,
             self |= cfg->peers[i].id == cfg->id;
         }
         if (!self) {
-            snprintf(errmsg, 256, "--peers: does not list this node (--id"
-                                  " %llu)",
+            snprintf(errmsg, 256,
+                     "--peers: does not list this node (--id"
+                     " %llu)",
                      (unsigned long long)cfg->id);
             return -1;
         }

@@ -25,7 +25,7 @@ struct amk_config {
     struct amk_config_peer peers[AMK_CONFIG_MAX_PEERS];
     char centre[65];
     char region[65];
-    char join[128];         /* HTTP address of a running member, "" = none */
+    char join[128];          /* HTTP address of a running member, "" = none */
     unsigned takeover_after; /* seconds */
     bool insecure;
     char tls_dir[512];

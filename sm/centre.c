@@ -63,9 +63,9 @@ static int backups_json(struct amk_sm *sm, const char *self, uint32_t n,
                                  "backups[%u]: duplicate centre", i);
             }
         }
-        int n_written = snprintf(out + len, cap - len, "%s\"%.*s\"",
-                                 i == 0 ? "" : ",", (int)list[i].len,
-                                 list[i].ptr);
+        int n_written =
+            snprintf(out + len, cap - len, "%s\"%.*s\"", i == 0 ? "" : ",",
+                     (int)list[i].len, list[i].ptr);
         len += (size_t)n_written;
     }
     out[len++] = ']';
@@ -179,11 +179,10 @@ int sm_centre_update(struct amk_sm *sm)
             return rv;
         }
     }
-    static const char SQL[] =
-        "UPDATE centres SET name = coalesce(?2, name),"
-        " backups = coalesce(?3, backups),"
-        " auto_takeover = coalesce(?4, auto_takeover),"
-        " updated_at = ?5 WHERE id = ?1";
+    static const char SQL[] = "UPDATE centres SET name = coalesce(?2, name),"
+                              " backups = coalesce(?3, backups),"
+                              " auto_takeover = coalesce(?4, auto_takeover),"
+                              " updated_at = ?5 WHERE id = ?1";
     sqlite3_stmt *s = sm_sql(sm, SQL);
     if (s == NULL) {
         return AMK_EINTERNAL;
@@ -227,9 +226,8 @@ int sm_centre_set_state(struct amk_sm *sm)
     if (rv != AMK_OK) {
         return rv;
     }
-    static const char SQL[] =
-        "UPDATE centres SET service_state = ?2,"
-        " updated_at = ?3 WHERE id = ?1";
+    static const char SQL[] = "UPDATE centres SET service_state = ?2,"
+                              " updated_at = ?3 WHERE id = ?1";
     sqlite3_stmt *s = sm_sql(sm, SQL);
     if (s == NULL) {
         return AMK_EINTERNAL;
@@ -315,8 +313,9 @@ int sm_centre_takeover(struct amk_sm *sm)
         return sm_reject(sm, AMK_EINVALID, "by: not a valid centre id");
     }
     if (strcmp(id, by) == 0) {
-        return sm_reject(sm, AMK_EINVALID, "by: a centre cannot take over"
-                                           " itself (use handback)");
+        return sm_reject(sm, AMK_EINVALID,
+                         "by: a centre cannot take over"
+                         " itself (use handback)");
     }
     rv = centre_load(sm, by, &y);
     if (rv != AMK_OK) {
@@ -376,8 +375,8 @@ int sm_centre_takeover(struct amk_sm *sm)
         " taken_from = coalesce(taken_from, ?1),"
         " t_updated = ?4 WHERE owner = ?1 AND open";
     if (rv == AMK_OK) {
-        rv = exec4(sm, SQL_INC, id, by, (int64_t)y.epoch, now,
-                   "move incidents");
+        rv =
+            exec4(sm, SQL_INC, id, by, (int64_t)y.epoch, now, "move incidents");
     }
     static const char SQL_XFER[] =
         "UPDATE incidents SET transfer_to = ?2,"
@@ -390,8 +389,8 @@ int sm_centre_takeover(struct amk_sm *sm)
         " taken_from = coalesce(taken_from, ?1),"
         " updated_at = ?4 WHERE controlled_by = ?1";
     if (rv == AMK_OK) {
-        rv = exec4(sm, SQL_RES, id, by, (int64_t)y.epoch, now,
-                   "move resources");
+        rv =
+            exec4(sm, SQL_RES, id, by, (int64_t)y.epoch, now, "move resources");
     }
     return rv;
 }
@@ -446,9 +445,8 @@ int sm_centre_handback(struct amk_sm *sm)
         "UPDATE incidents SET owner = ?1, owner_epoch = ?3,"
         " taken_from = NULL, t_updated = ?4"
         " WHERE taken_from = ?1 AND open";
-    static const char SQL_INC_KEEP[] =
-        "UPDATE incidents SET taken_from = NULL"
-        " WHERE taken_from = ?1";
+    static const char SQL_INC_KEEP[] = "UPDATE incidents SET taken_from = NULL"
+                                       " WHERE taken_from = ?1";
     if (rv == AMK_OK) {
         rv = exec4(sm, keep ? SQL_INC_KEEP : SQL_INC, id, "", new_epoch, now,
                    "return incidents");

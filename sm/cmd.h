@@ -28,13 +28,13 @@
 
 #include "enums.h"
 
-#define AMK_CMD_FORMAT 1
-#define AMK_CMD_MAX_SIZE (256u * 1024u)
+#define AMK_CMD_FORMAT       1
+#define AMK_CMD_MAX_SIZE     (256u * 1024u)
 #define AMK_CMD_MAX_PATIENTS 16
-#define AMK_CMD_MAX_BACKUPS 16
-#define AMK_CMD_ABSENT UINT32_MAX
-#define AMK_IDEM_KEY_MAX 64
-#define AMK_ID_MAX 64
+#define AMK_CMD_MAX_BACKUPS  16
+#define AMK_CMD_ABSENT       UINT32_MAX
+#define AMK_IDEM_KEY_MAX     64
+#define AMK_ID_MAX           64
 
 /* A string slice. After decoding it points into the decoded buffer, which
  * must outlive the struct; it is NOT NUL-terminated. */
@@ -76,9 +76,9 @@ struct amk_cmd_header {
     uint8_t format;
     uint16_t type;
     uint8_t type_version;
-    uint64_t term;         /* raft term the leader proposed in (DESIGN §0.15 #1) */
-    int64_t timestamp_ms;  /* leader clock, ms since epoch UTC: sm's only time */
-    uint64_t if_match;     /* expected object version, 0 = unconditional */
+    uint64_t term; /* raft term the leader proposed in (DESIGN §0.15 #1) */
+    int64_t timestamp_ms; /* leader clock, ms since epoch UTC: sm's only time */
+    uint64_t if_match;    /* expected object version, 0 = unconditional */
     struct amk_str idem_key;  /* may be empty: no idempotency */
     struct amk_str principal; /* authenticated identity */
     uint8_t role;             /* enum amk_role */
@@ -214,7 +214,7 @@ struct amk_cmd_resource_position {
 
 struct amk_cmd_resource_alarm {
     struct amk_str id;
-    uint8_t on; /* bool */
+    uint8_t on;  /* bool */
     int64_t seq; /* shares the status counter: TETRA status 0 is the alarm */
     int64_t event_time;
 };

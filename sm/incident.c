@@ -55,8 +55,7 @@ static int incident_load(struct amk_sm *sm, const char *id,
  * client can act on: who are you (401/403), does it exist (404), may your
  * centre act on it (409 STALE_EPOCH), is your copy current (412). */
 static int load_for_write(struct amk_sm *sm, struct amk_str idstr,
-                          const char *event, char *id,
-                          struct incident_row *row)
+                          const char *event, char *id, struct incident_row *row)
 {
     sm_str_copy(id, AMK_ID_MAX + 1, idstr);
     sm_set_event(sm, event, AMK_OBJ_INCIDENT, id);
@@ -167,8 +166,8 @@ static int validate(struct amk_sm *sm, const struct fields *f)
                                  "patients[%u].national_id: 11 digits", i);
             }
             if (p->age != INT32_MIN && (p->age < 0 || p->age > 150)) {
-                return sm_reject(sm, AMK_EINVALID,
-                                 "patients[%u].age: 0..150", i);
+                return sm_reject(sm, AMK_EINVALID, "patients[%u].age: 0..150",
+                                 i);
             }
         }
     }
@@ -233,10 +232,9 @@ static void note_json(struct amk_sm *sm, struct sm_json *o, struct amk_str text)
     if (sm->actor.operator_id[0] != '\0') {
         sm_json_str(o, sm->actor.operator_id, strlen(sm->actor.operator_id));
     } else {
-        sm_json_str(o, sm->cmd->h.principal.ptr != NULL
-                           ? sm->cmd->h.principal.ptr
-                           : "",
-                    sm->cmd->h.principal.len);
+        sm_json_str(
+            o, sm->cmd->h.principal.ptr != NULL ? sm->cmd->h.principal.ptr : "",
+            sm->cmd->h.principal.len);
     }
     sm_json_key(o, &f, "text");
     sm_json_str(o, text.ptr, text.len);
@@ -369,10 +367,10 @@ int sm_incident_create(struct amk_sm *sm)
     if (!sm_id_valid(c->id)) {
         return sm_reject(sm, AMK_EINVALID, "id: not a valid incident id");
     }
-    struct fields f = {c->urgency,       c->criterion,   c->lat,
-                       c->lon,           c->accuracy_m,  c->address,
-                       c->municipality,  c->caller_phone, c->caller_name,
-                       c->n_patients,    c->patients};
+    struct fields f = {c->urgency,      c->criterion,    c->lat,
+                       c->lon,          c->accuracy_m,   c->address,
+                       c->municipality, c->caller_phone, c->caller_name,
+                       c->n_patients,   c->patients};
     rv = validate(sm, &f);
     if (rv != AMK_OK) {
         return rv;
@@ -516,10 +514,10 @@ int sm_incident_update(struct amk_sm *sm)
     if (rv != AMK_OK) {
         return rv;
     }
-    struct fields f = {c->urgency,       c->criterion,   c->lat,
-                       c->lon,           c->accuracy_m,  c->address,
-                       c->municipality,  c->caller_phone, c->caller_name,
-                       c->n_patients,    c->patients};
+    struct fields f = {c->urgency,      c->criterion,    c->lat,
+                       c->lon,          c->accuracy_m,   c->address,
+                       c->municipality, c->caller_phone, c->caller_name,
+                       c->n_patients,   c->patients};
     rv = validate(sm, &f);
     if (rv != AMK_OK) {
         return rv;
@@ -660,8 +658,8 @@ static int resource_load(struct amk_sm *sm, struct amk_str idstr, char *rid,
 
 /* A resource on this incident's write must be controlled by the acting
  * centre too (the same fence as the incident). */
-static int load_resource_for(struct amk_sm *sm, struct amk_str idstr,
-                             char *rid, struct resource_row *row)
+static int load_resource_for(struct amk_sm *sm, struct amk_str idstr, char *rid,
+                             struct resource_row *row)
 {
     int rv = resource_load(sm, idstr, rid, row);
     if (rv == AMK_OK && strcmp(row->controlled_by, sm->actor.centre) != 0) {
@@ -746,8 +744,8 @@ int sm_incident_assign(struct amk_sm *sm)
 }
 
 /* The resource must be on this incident now. */
-static int require_assigned(struct amk_sm *sm, const char *id,
-                            const char *rid, const struct resource_row *res)
+static int require_assigned(struct amk_sm *sm, const char *id, const char *rid,
+                            const struct resource_row *res)
 {
     if (strcmp(res->incident, id) != 0) {
         return sm_reject(sm, AMK_ECONFLICT,
@@ -946,9 +944,8 @@ int sm_incident_transfer(struct amk_sm *sm)
                          "to: %s is controlled by %s; transfer there instead",
                          to, controller);
     }
-    static const char SQL[] =
-        "UPDATE incidents SET transfer_to = ?2,"
-        " t_updated = ?3 WHERE id = ?1";
+    static const char SQL[] = "UPDATE incidents SET transfer_to = ?2,"
+                              " t_updated = ?3 WHERE id = ?1";
     s = sm_sql(sm, SQL);
     if (s == NULL) {
         return AMK_EINTERNAL;
@@ -999,9 +996,8 @@ int sm_incident_transfer_answer(struct amk_sm *sm, bool accept)
         "UPDATE incidents SET owner = transfer_to, owner_epoch = ?2,"
         " transfer_to = NULL, taken_from = NULL,"
         " t_updated = ?3 WHERE id = ?1";
-    static const char SQL_REJECT[] =
-        "UPDATE incidents SET transfer_to = NULL,"
-        " t_updated = ?3 WHERE id = ?1";
+    static const char SQL_REJECT[] = "UPDATE incidents SET transfer_to = NULL,"
+                                     " t_updated = ?3 WHERE id = ?1";
     sqlite3_stmt *s = sm_sql(sm, accept ? SQL_ACCEPT : SQL_REJECT);
     if (s == NULL) {
         return AMK_EINTERNAL;

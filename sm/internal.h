@@ -27,12 +27,12 @@ struct sm_change {
 
 /* The session and centre a command acts through, loaded once per command. */
 struct sm_actor {
-    bool has_session;   /* the command names a session that exists */
-    bool session_open;  /* ... and it is not closed */
-    bool valid;         /* open, not read-only, epoch current, centre controls
-                           itself: may write objects its centre owns */
-    char centre[AMK_ID_MAX + 1];        /* the session's centre */
-    char controller[AMK_ID_MAX + 1];    /* who controls that centre */
+    bool has_session;  /* the command names a session that exists */
+    bool session_open; /* ... and it is not closed */
+    bool valid;        /* open, not read-only, epoch current, centre controls
+                          itself: may write objects its centre owns */
+    char centre[AMK_ID_MAX + 1];     /* the session's centre */
+    char controller[AMK_ID_MAX + 1]; /* who controls that centre */
     uint64_t session_epoch, centre_epoch, controller_epoch;
     char console[257];
     char operator_id[257];
@@ -77,8 +77,8 @@ int sm_change_bumped(struct amk_sm *sm, enum amk_sm_object kind,
                      const char *id);
 /* Names the command's event type and its primary object (audited, and
  * rendered as the result's body even when nothing changed). */
-void sm_set_event(struct amk_sm *sm, const char *type,
-                  enum amk_sm_object kind, const char *object_id);
+void sm_set_event(struct amk_sm *sm, const char *type, enum amk_sm_object kind,
+                  const char *object_id);
 
 /* The cached prepared statement for a static SQL text, reset and with its
  * bindings cleared; NULL (errmsg set) if it cannot be prepared. The statement
@@ -143,8 +143,8 @@ int sm_node_register(struct amk_sm *sm);
 /* resource.c, shared with incident.c: moves a resource on `incident` to a new
  * mission status (from a report or a phase command), keeping the assignment
  * and the incident's status in step. */
-int sm_resource_move(struct amk_sm *sm, const char *resource_id,
-                     uint8_t from, uint8_t to, const char *incident_id);
+int sm_resource_move(struct amk_sm *sm, const char *resource_id, uint8_t from,
+                     uint8_t to, const char *incident_id);
 /* Ends the resource's assignment and frees it (incident close/unassign). */
 int sm_resource_release(struct amk_sm *sm, const char *resource_id,
                         const char *incident_id);

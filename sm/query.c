@@ -9,7 +9,7 @@
 #include "json.h"
 
 #define LIST_DEFAULT 100
-#define LIST_MAX 1000
+#define LIST_MAX     1000
 
 static const char *const KIND_NAME[] = {"centre", "session", "incident",
                                         "resource"};
@@ -154,16 +154,15 @@ int amk_sm_list(struct amk_sm *sm, enum amk_sm_object kind,
                 status = "open";
             }
             if (strcmp(status, "open") != 0 && strcmp(status, "all") != 0 &&
-                amk_enum_parse(AMK_ENUM_INCIDENT_STATUS, status,
-                               strlen(status), &v) != 0) {
+                amk_enum_parse(AMK_ENUM_INCIDENT_STATUS, status, strlen(status),
+                               &v) != 0) {
                 return bad_filter(sm, "status", status,
                                   "open|all|new|triaged|dispatched|on_scene|"
                                   "transporting|resolved|closed|cancelled");
             }
             const char *urgency = nonempty(f->urgency);
-            if (urgency != NULL &&
-                amk_enum_parse(AMK_ENUM_URGENCY, urgency, strlen(urgency),
-                               &v) != 0) {
+            if (urgency != NULL && amk_enum_parse(AMK_ENUM_URGENCY, urgency,
+                                                  strlen(urgency), &v) != 0) {
                 return bad_filter(sm, "urgency", urgency,
                                   amk_enum_choices(AMK_ENUM_URGENCY));
             }
@@ -190,8 +189,8 @@ int amk_sm_list(struct amk_sm *sm, enum amk_sm_object kind,
         case AMK_OBJ_RESOURCE: {
             const char *status = nonempty(f->status);
             if (status != NULL &&
-                amk_enum_parse(AMK_ENUM_RESOURCE_STATUS, status,
-                               strlen(status), &v) != 0) {
+                amk_enum_parse(AMK_ENUM_RESOURCE_STATUS, status, strlen(status),
+                               &v) != 0) {
                 return bad_filter(sm, "status", status,
                                   amk_enum_choices(AMK_ENUM_RESOURCE_STATUS));
             }

@@ -159,8 +159,7 @@ static const char SQL_ASSIGNMENTS[] =
 
 /* Runs a child query and renders each row as an object with row_fn. */
 static int children(struct amk_sm *sm, const char *sql, const char *id,
-                    out_t *o,
-                    void (*row_fn)(out_t *o, sqlite3_stmt *s))
+                    out_t *o, void (*row_fn)(out_t *o, sqlite3_stmt *s))
 {
     sqlite3_stmt *s = sm_sql(sm, sql);
     if (s == NULL) {
@@ -182,10 +181,9 @@ static int children(struct amk_sm *sm, const char *sql, const char *id,
 
 static void assignment_row(out_t *o, sqlite3_stmt *s)
 {
-    static const char *const phases[] = {"alerted",      "acknowledged",
-                                         "en_route",     "on_scene",
-                                         "transporting", "at_destination",
-                                         "cleared"};
+    static const char *const phases[] = {
+        "alerted",      "acknowledged",   "en_route", "on_scene",
+        "transporting", "at_destination", "cleared"};
     bool f = true, t = true;
     lit(o, "{");
     key(o, &f, "resource"), col_text(o, s, 0);
@@ -278,7 +276,7 @@ static const char SQL_RESOURCE[] =
     " WHERE id = ?1";
 
 static int resource(struct amk_sm *sm, const char *id, out_t *o,
-                  uint64_t *version)
+                    uint64_t *version)
 {
     sqlite3_stmt *s = sm_sql(sm, SQL_RESOURCE);
     if (s == NULL) {

@@ -315,9 +315,9 @@ int sm_resource_status(struct amk_sm *sm)
     }
     sm_bind_text(s, 1, id);
     sqlite3_bind_int64(s, 2, c->seq);
-    sqlite3_bind_int64(s, 3, c->event_time != INT64_MIN
-                                 ? c->event_time
-                                 : sm->cmd->h.timestamp_ms);
+    sqlite3_bind_int64(s, 3,
+                       c->event_time != INT64_MIN ? c->event_time
+                                                  : sm->cmd->h.timestamp_ms);
     if (c->raw_code != INT64_MIN) {
         sqlite3_bind_int64(s, 4, c->raw_code);
     }
@@ -346,9 +346,9 @@ int sm_resource_alarm(struct amk_sm *sm)
     sm_bind_text(s, 1, id);
     sqlite3_bind_int(s, 2, c->on ? 1 : 0);
     sqlite3_bind_int64(s, 3, c->seq);
-    sqlite3_bind_int64(s, 4, c->event_time != INT64_MIN
-                                 ? c->event_time
-                                 : sm->cmd->h.timestamp_ms);
+    sqlite3_bind_int64(s, 4,
+                       c->event_time != INT64_MIN ? c->event_time
+                                                  : sm->cmd->h.timestamp_ms);
     rv = sm_exec_stmt(sm, s, "record alarm");
     if (rv == AMK_OK) {
         rv = sm_change(sm, AMK_OBJ_RESOURCE, id);

@@ -18,9 +18,9 @@ int sm_session_open(struct amk_sm *sm)
         return sm_reject(sm, AMK_EINVALID, "id: not a valid session id");
     }
     if (c->console.len == 0 || c->operator_id.len == 0) {
-        return sm_reject(sm, AMK_EINVALID, c->console.len == 0
-                                               ? "console: required"
-                                               : "operator: required");
+        return sm_reject(sm, AMK_EINVALID,
+                         c->console.len == 0 ? "console: required"
+                                             : "operator: required");
     }
     static const char SQL_CENTRE[] =
         "SELECT epoch, controlled_by = id FROM centres WHERE id = ?1";
@@ -67,11 +67,9 @@ int sm_session_open(struct amk_sm *sm)
     sm_bind_text(s, 2, centre);
     sm_bind_str(s, 3, c->console);
     sm_bind_str(s, 4, c->operator_id);
-    sqlite3_bind_text(s, 5,
-                      sm->cmd->h.principal.ptr != NULL
-                          ? sm->cmd->h.principal.ptr
-                          : "",
-                      (int)sm->cmd->h.principal.len, SQLITE_STATIC);
+    sqlite3_bind_text(
+        s, 5, sm->cmd->h.principal.ptr != NULL ? sm->cmd->h.principal.ptr : "",
+        (int)sm->cmd->h.principal.len, SQLITE_STATIC);
     sm_bind_text(s, 6, amk_enum_name(AMK_ENUM_ROLE, role));
     sqlite3_bind_int64(s, 7, epoch);
     sqlite3_bind_int(s, 8, read_only);

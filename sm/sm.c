@@ -20,10 +20,9 @@ void amk_sm_config_default(struct amk_sm_config *cfg)
 
 static int db_open(struct amk_sm *sm)
 {
-    int rv = sqlite3_open_v2(":memory:", &sm->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                 SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rv = sqlite3_open_v2(
+        ":memory:", &sm->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rv != SQLITE_OK) {
         snprintf(sm->errmsg, sizeof sm->errmsg, "open database: %s",
                  sqlite3_errstr(rv));
@@ -148,9 +147,8 @@ sqlite3_stmt *sm_sql(struct amk_sm *sm, const char *sql)
             return slot->stmt;
         }
         if (slot->sql == NULL) {
-            int rv = sqlite3_prepare_v3(sm->db, sql, -1,
-                                        SQLITE_PREPARE_PERSISTENT,
-                                        &slot->stmt, NULL);
+            int rv = sqlite3_prepare_v3(
+                sm->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &slot->stmt, NULL);
             if (rv != SQLITE_OK) {
                 snprintf(sm->errmsg, sizeof sm->errmsg, "prepare: %s: %.80s",
                          sqlite3_errmsg(sm->db), sql);
@@ -242,8 +240,8 @@ bool sm_id_valid(struct amk_str s)
     for (uint32_t i = 0; i < s.len; i++) {
         char c = s.ptr[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                  c == ':' || c == '-';
+                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
+                  c == '-';
         if (!ok) {
             return false;
         }
@@ -318,14 +316,13 @@ int sm_change(struct amk_sm *sm, enum amk_sm_object kind, const char *id)
     return change(sm, kind, id, false);
 }
 
-int sm_change_bumped(struct amk_sm *sm, enum amk_sm_object kind,
-                     const char *id)
+int sm_change_bumped(struct amk_sm *sm, enum amk_sm_object kind, const char *id)
 {
     return change(sm, kind, id, true);
 }
 
-void sm_set_event(struct amk_sm *sm, const char *type,
-                  enum amk_sm_object kind, const char *object_id)
+void sm_set_event(struct amk_sm *sm, const char *type, enum amk_sm_object kind,
+                  const char *object_id)
 {
     sm->event_type = type;
     sm->object_kind = kind;
@@ -363,8 +360,7 @@ static int load_actor(struct amk_sm *sm)
         bool read_only = sqlite3_column_int(s, 3) != 0;
         a->session_open = sqlite3_column_int(s, 4) != 0;
         a->centre_epoch = (uint64_t)sqlite3_column_int64(s, 5);
-        snprintf(a->controller, sizeof a->controller, "%s",
-                 sm_col_text(s, 6));
+        snprintf(a->controller, sizeof a->controller, "%s", sm_col_text(s, 6));
         a->controller_epoch = (uint64_t)sqlite3_column_int64(s, 7);
         snprintf(a->operator_id, sizeof a->operator_id, "%s",
                  sm_col_text(s, 8));
@@ -383,7 +379,8 @@ static int load_actor(struct amk_sm *sm)
     return AMK_OK;
 }
 
-static const char SQL_CENTRE_EPOCH[] = "SELECT epoch FROM centres WHERE id = ?1";
+static const char SQL_CENTRE_EPOCH[] =
+    "SELECT epoch FROM centres WHERE id = ?1";
 
 uint64_t sm_centre_epoch(struct amk_sm *sm, const char *centre)
 {
@@ -445,13 +442,12 @@ int sm_require_session(struct amk_sm *sm)
         return rv;
     }
     if (!sm->actor.valid) {
-        return sm_reject_stale(sm, sm->actor.controller,
-                               sm->actor.controller_epoch,
-                               "session of %s is stale or read-only: %s is"
-                               " controlled by %s at epoch %llu",
-                               sm->actor.centre, sm->actor.centre,
-                               sm->actor.controller,
-                               (unsigned long long)sm->actor.controller_epoch);
+        return sm_reject_stale(
+            sm, sm->actor.controller, sm->actor.controller_epoch,
+            "session of %s is stale or read-only: %s is"
+            " controlled by %s at epoch %llu",
+            sm->actor.centre, sm->actor.centre, sm->actor.controller,
+            (unsigned long long)sm->actor.controller_epoch);
     }
     return AMK_OK;
 }
@@ -610,8 +606,9 @@ static int emit_event(struct amk_sm *sm)
         snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
         return AMK_ENOMEM;
     }
-    int rv = buf_addf(&b, "{\"index\":%llu,\"type\":\"%s\",\"at\":%s,"
-                          "\"changes\":[",
+    int rv = buf_addf(&b,
+                      "{\"index\":%llu,\"type\":\"%s\",\"at\":%s,"
+                      "\"changes\":[",
                       (unsigned long long)sm->index,
                       sm->event_type != NULL ? sm->event_type
                                              : amk_cmd_name(sm->cmd->h.type),
@@ -627,9 +624,8 @@ static int emit_event(struct amk_sm *sm)
                 break;
             }
         }
-        const char *text = i == 0 && sm->result->body != NULL
-                               ? sm->result->body
-                               : data;
+        const char *text =
+            i == 0 && sm->result->body != NULL ? sm->result->body : data;
         /* Ids are validated to [A-Za-z0-9._:-]: no escaping needed. */
         rv = buf_addf(&b, "%s{\"object\":\"%s\",\"id\":\"%s\",\"data\":",
                       i == 0 ? "" : ",", object_kind_name(c->kind), c->id);
@@ -687,12 +683,12 @@ static int audit(struct amk_sm *sm, const char *command)
     sqlite3_bind_int64(s, 2, h != NULL ? h->timestamp_ms : 0);
     sm_bind_text(s, 3, command);
     if (h != NULL) {
-        sqlite3_bind_text(s, 4, h->principal.ptr != NULL ? h->principal.ptr : "",
+        sqlite3_bind_text(s, 4,
+                          h->principal.ptr != NULL ? h->principal.ptr : "",
                           (int)h->principal.len, SQLITE_STATIC);
         sm_bind_text(s, 6, sm->actor.has_session ? sm->actor.centre : "");
         if (!sm->actor.has_session) {
-            sqlite3_bind_text(s, 6,
-                              h->centre.ptr != NULL ? h->centre.ptr : "",
+            sqlite3_bind_text(s, 6, h->centre.ptr != NULL ? h->centre.ptr : "",
                               (int)h->centre.len, SQLITE_STATIC);
         }
         sqlite3_bind_text(s, 8, h->session.ptr != NULL ? h->session.ptr : "",
@@ -701,8 +697,7 @@ static int audit(struct amk_sm *sm, const char *command)
                            (sqlite3_int64)(sm->actor.has_session
                                                ? sm->actor.session_epoch
                                                : h->epoch));
-        sqlite3_bind_text(s, 13,
-                          h->idem_key.ptr != NULL ? h->idem_key.ptr : "",
+        sqlite3_bind_text(s, 13, h->idem_key.ptr != NULL ? h->idem_key.ptr : "",
                           (int)h->idem_key.len, SQLITE_STATIC);
     } else {
         sm_bind_text(s, 4, "");
@@ -714,8 +709,9 @@ static int audit(struct amk_sm *sm, const char *command)
     sm_bind_text(s, 5, role != NULL ? role : "");
     sm_bind_text(s, 7, sm->actor.console);
     sm_bind_text(s, 10, sm->object_id);
-    sm_bind_text(s, 11, r->code == AMK_OK ? (r->replayed ? "replayed" : "ok")
-                                          : amk_code_name(r->code));
+    sm_bind_text(s, 11,
+                 r->code == AMK_OK ? (r->replayed ? "replayed" : "ok")
+                                   : amk_code_name(r->code));
     sm_bind_text(s, 12, r->message);
     return sm_exec_stmt(sm, s, "insert audit");
 }
@@ -959,8 +955,8 @@ static int run_handler(struct amk_sm *sm)
     return rv;
 }
 
-int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *buf,
-                 size_t len, struct amk_sm_result *result)
+int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *buf, size_t len,
+                 struct amk_sm_result *result)
 {
     memset(result, 0, sizeof *result);
     result->index = index;

@@ -45,15 +45,15 @@ struct amk_sm_result {
     char message[256]; /* why, naming the field, when code != AMK_OK */
     char owner[AMK_ID_MAX + 1]; /* AMK_ESTALE_EPOCH: the owning centre */
     uint64_t epoch;             /* AMK_ESTALE_EPOCH: its current epoch */
-    uint64_t version; /* AMK_EVERSION_MISMATCH: the current version;
-                         AMK_OK: the primary object's version after the
-                         change (0 when it has none) */
-    bool applied;  /* false: accepted but ignored (stale seq) or noop */
-    bool replayed; /* an idempotent replay of an earlier command */
-    bool created;  /* the command created its object (HTTP 201) */
-    uint64_t index;      /* the raft index that produced this result */
-    char *body;          /* JSON of the object after the change, or NULL */
-    char *event;         /* JSON of the event produced, or NULL if none */
+    uint64_t version;           /* AMK_EVERSION_MISMATCH: the current version;
+                                   AMK_OK: the primary object's version after the
+                                   change (0 when it has none) */
+    bool applied;   /* false: accepted but ignored (stale seq) or noop */
+    bool replayed;  /* an idempotent replay of an earlier command */
+    bool created;   /* the command created its object (HTTP 201) */
+    uint64_t index; /* the raft index that produced this result */
+    char *body;     /* JSON of the object after the change, or NULL */
+    char *event;    /* JSON of the event produced, or NULL if none */
 };
 
 void amk_sm_result_clear(struct amk_sm_result *result);
@@ -65,8 +65,8 @@ void amk_sm_result_clear(struct amk_sm_result *result);
  * AMK_EINTERNAL or AMK_ENOMEM when the state machine could not process it
  * (SQLite failure, index not increasing): the node can no longer be trusted
  * to agree with its peers and the caller must stop applying. */
-int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *cmd,
-                 size_t len, struct amk_sm_result *result);
+int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *cmd, size_t len,
+                 struct amk_sm_result *result);
 
 /* The raft index of the last command applied (0 for a fresh sm). */
 uint64_t amk_sm_applied_index(const struct amk_sm *sm);
@@ -117,9 +117,9 @@ int amk_sm_audit(struct amk_sm *sm, const char *object, const char *actor,
 struct amk_sm_session_info {
     bool exists, closed, read_only, stale;
     char centre[AMK_ID_MAX + 1];
-    uint64_t epoch;         /* the centre epoch at login */
-    uint64_t centre_epoch;  /* the centre's current epoch */
-    uint8_t role;           /* enum amk_role the session was opened with */
+    uint64_t epoch;        /* the centre epoch at login */
+    uint64_t centre_epoch; /* the centre's current epoch */
+    uint8_t role;          /* enum amk_role the session was opened with */
 };
 int amk_sm_session_info(struct amk_sm *sm, const char *id,
                         struct amk_sm_session_info *info);

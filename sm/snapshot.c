@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-#define SNAP_MAGIC "AMKSNAP1"
+#define SNAP_MAGIC  "AMKSNAP1"
 #define SNAP_FORMAT 1
 #define SNAP_HEADER 32
 
@@ -156,10 +156,9 @@ int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len)
 
     struct amk_sm fresh;
     memset(&fresh, 0, sizeof fresh);
-    int rv = sqlite3_open_v2(":memory:", &fresh.db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                 SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rv = sqlite3_open_v2(
+        ":memory:", &fresh.db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rv != SQLITE_OK) {
         snprintf(sm->errmsg, sizeof sm->errmsg, "snapshot: open: %s",
                  sqlite3_errstr(rv));
@@ -173,10 +172,9 @@ int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len)
         return AMK_ENOMEM;
     }
     memcpy(image, p + SNAP_HEADER, db_len);
-    rv = sqlite3_deserialize(fresh.db, "main", image, (sqlite3_int64)db_len,
-                             (sqlite3_int64)db_len,
-                             SQLITE_DESERIALIZE_FREEONCLOSE |
-                                 SQLITE_DESERIALIZE_RESIZEABLE);
+    rv = sqlite3_deserialize(
+        fresh.db, "main", image, (sqlite3_int64)db_len, (sqlite3_int64)db_len,
+        SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
     if (rv != SQLITE_OK) {
         /* FREEONCLOSE: SQLite owns image even on failure. */
         snprintf(sm->errmsg, sizeof sm->errmsg, "snapshot: deserialize: %s",

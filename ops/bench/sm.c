@@ -116,7 +116,7 @@ int bench_sm(int argc, char **argv)
     }
 
     struct encoded *cmds = calloc(n, sizeof *cmds);
-    char (*ids)[40] = calloc(n, sizeof *ids);
+    char(*ids)[40] = calloc(n, sizeof *ids);
     if (cmds == NULL || ids == NULL) {
         fprintf(stderr, "amk-bench: out of memory\n");
         return 1;

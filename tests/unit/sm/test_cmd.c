@@ -187,9 +187,12 @@ static const struct tfield t_resource_alarm[] = {
 #undef S
 #define S struct amk_cmd_node_register
 static const struct tfield t_node_register[] = {
-    TI64(id, true),           TSTR(raft_address, CAP_ID, true),
-    TSTR(http_address, CAP_ID, false), TSTR(binary_address, CAP_ID, false),
-    TSTR(centre, CAP_ID, false),       TSTR(region, CAP_ID, false)};
+    TI64(id, true),
+    TSTR(raft_address, CAP_ID, true),
+    TSTR(http_address, CAP_ID, false),
+    TSTR(binary_address, CAP_ID, false),
+    TSTR(centre, CAP_ID, false),
+    TSTR(region, CAP_ID, false)};
 #undef S
 
 struct tcmd {
@@ -1487,8 +1490,7 @@ static void test_raft_padding(void **state)
         assert_int_equal(out.u.session_close.id.len, 3);
         assert_memory_equal(out.u.session_close.id.ptr, "s-1", 3);
         p[padded - 1] = 1; /* non-zero padding */
-        assert_int_equal(amk_cmd_decode(p, padded, &out, errmsg),
-                         AMK_EINVALID);
+        assert_int_equal(amk_cmd_decode(p, padded, &out, errmsg), AMK_EINVALID);
         p[padded - 1] = 0;
     }
     /* Zero bytes that do not end on a multiple of 8. */
