@@ -213,7 +213,7 @@ typedef void (*amk_raft_transfer_cb)(struct amk_raft_transfer *req, int status);
 
 struct amk_raft_transfer {
     void *data;
-    uint64_t target;   /* 0: any up-to-date voter; set to the last one tried */
+    uint64_t target;   /* 0: any voter (raft picks an up-to-date one) */
     unsigned attempts; /* out: raft_transfer calls made */
     /* private */
     struct amk_raft_node *node;
