@@ -44,6 +44,7 @@ struct amk_sm {
     struct sm_stmt_slot stmts[SM_STMT_CACHE];
     struct amk_sm_config config;
     uint64_t applied_index;
+    int64_t last_time_ms; /* effective time of the last applied command */
     char errmsg[256];
 
     /* Per-command context, valid during amk_sm_apply. */

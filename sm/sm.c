@@ -996,6 +996,13 @@ int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *buf, size_t len,
         }
         goto commit;
     }
+    /* Leader time never runs backwards: a new leader whose clock is behind
+     * its predecessor's would otherwise date events before earlier ones. The
+     * clamp depends only on the log, so every node agrees. */
+    if (cmd.h.timestamp_ms < sm->last_time_ms) {
+        cmd.h.timestamp_ms = sm->last_time_ms;
+    }
+    sm->last_time_ms = cmd.h.timestamp_ms;
     sm->cmd = &cmd;
     const char *name = amk_cmd_name(cmd.h.type);
 

@@ -203,9 +203,20 @@ int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len)
         sqlite3_close(fresh.db);
         return rv;
     }
+    /* The effective time of the last command is the audit log's last. */
+    sqlite3_stmt *s = NULL;
+    int64_t last_time = 0;
+    if (sqlite3_prepare_v2(fresh.db,
+                           "SELECT at FROM audit ORDER BY idx DESC LIMIT 1", -1,
+                           &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+        last_time = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
     sm_stmts_finalize(sm);
     sqlite3_close(sm->db);
     sm->db = fresh.db;
     sm->applied_index = applied;
+    sm->last_time_ms = last_time;
     return AMK_OK;
 }
