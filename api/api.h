@@ -5,10 +5,12 @@
 #define AMK_API_API_H
 
 #include "backend.h"
+#include "events.h"
 #include "http.h"
 
 struct amk_api {
     const struct amk_api_backend *backend; /* borrowed */
+    struct amk_api_events events;          /* live event subscribers */
 };
 
 /* Registers every domain route on router, with api (borrowed, must outlive

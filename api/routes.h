@@ -16,6 +16,10 @@ extern const struct routes_entry routes_incident[];
 extern const struct routes_entry routes_resource[];
 extern const struct routes_entry routes_events[];
 
+/* events.c: turns a GET /v1/events into an event stream from `since`. */
+int amk_api_events_stream(struct amk_api *api, struct amk_http_request *req,
+                          uint64_t since);
+
 /* limit and after. Returns 0 or answers 400 and returns -1. */
 int routes_paging(struct amk_http_request *req, struct amk_sm_filter *f);
 

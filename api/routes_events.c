@@ -1,6 +1,5 @@
-/* api/routes_events.c: the event log as JSON pages (API.md "Events") and the
- * audit log. The SSE stream is served by the node, which owns the applied
- * callback (server/). */
+/* api/routes_events.c: the event log as JSON pages or a Server-Sent Events
+ * stream (API.md "Events"; api/events.c), and the audit log. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,7 +38,19 @@ static void read_events(struct amk_api *api, struct amk_http_request *req)
 
 static int events_get(struct amk_http_request *req)
 {
-    return api_read(req->route_data, req, read_events);
+    struct amk_api *api = req->route_data;
+    if (req->accepts_event_stream) {
+        /* Resume after Last-Event-ID, else after ?since (default 0). */
+        uint64_t since = 0;
+        if (parse_u64(req, "since", &since)) {
+            return AMK_HTTP_DONE;
+        }
+        if (req->has_last_event_id) {
+            since = req->last_event_id;
+        }
+        return amk_api_events_stream(api, req, since);
+    }
+    return api_read(api, req, read_events);
 }
 
 static void read_audit(struct amk_api *api, struct amk_http_request *req)

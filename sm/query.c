@@ -276,6 +276,53 @@ int amk_sm_events(struct amk_sm *sm, uint64_t since, unsigned limit,
     return out_finish(sm, &o, json);
 }
 
+static const char SQL_EVENT_NEXT[] =
+    "SELECT idx, body FROM events WHERE idx > ?1 ORDER BY idx LIMIT 1";
+
+int amk_sm_event_next(struct amk_sm *sm, uint64_t after, uint64_t *index,
+                      char **json)
+{
+    *json = NULL;
+    sqlite3_stmt *s = sm_sql(sm, SQL_PURGED);
+    if (s == NULL) {
+        return AMK_EINTERNAL;
+    }
+    uint64_t purged = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        purged = (uint64_t)sqlite3_column_int64(s, 0);
+    }
+    sqlite3_reset(s);
+    if (after < purged) {
+        snprintf(sm->errmsg, sizeof sm->errmsg,
+                 "events up to index %llu are no longer kept",
+                 (unsigned long long)purged);
+        return AMK_ECOMPACTED;
+    }
+    s = sm_sql(sm, SQL_EVENT_NEXT);
+    if (s == NULL) {
+        return AMK_EINTERNAL;
+    }
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)after);
+    int rv = sqlite3_step(s);
+    if (rv == SQLITE_ROW) {
+        *index = (uint64_t)sqlite3_column_int64(s, 0);
+        *json = strdup(sm_col_text(s, 1));
+        sqlite3_reset(s);
+        if (*json == NULL) {
+            snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+            return AMK_ENOMEM;
+        }
+        return AMK_OK;
+    }
+    sqlite3_reset(s);
+    if (rv != SQLITE_DONE) {
+        return sm_sqlite_error(sm, "next event");
+    }
+    snprintf(sm->errmsg, sizeof sm->errmsg, "no event after %llu",
+             (unsigned long long)after);
+    return AMK_ENOTFOUND;
+}
+
 static const char SQL_AUDIT[] =
     "SELECT j, idx FROM audit_json WHERE idx > ?1"
     " AND (?2 IS NULL OR object = ?2) AND (?3 IS NULL OR principal = ?3)"

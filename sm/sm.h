@@ -108,6 +108,12 @@ int amk_sm_list(struct amk_sm *sm, enum amk_sm_object kind,
 int amk_sm_events(struct amk_sm *sm, uint64_t since, unsigned limit,
                   char **json);
 
+/* The first event after index `after`: 0 with *index and *json (malloc'd,
+ * the caller frees) set, AMK_ENOTFOUND when there is none yet, or
+ * AMK_ECOMPACTED when events after `after` were discarded. */
+int amk_sm_event_next(struct amk_sm *sm, uint64_t after, uint64_t *index,
+                      char **json);
+
 /* {"items": [...], "next": cursor|null}: audit entries with index > since,
  * filtered by object id and/or actor principal (NULL: any). */
 int amk_sm_audit(struct amk_sm *sm, const char *object, const char *actor,
