@@ -2,7 +2,9 @@
  * (tests/unit/sm/gen.h: every command type, valid and invalid) applied to
  * fresh state machines gives the same answers and byte-identical databases
  * (docs/state-machine.md "Determinism"), also across a snapshot and restore
- * taken midway. */
+ * taken midway. Diagnostics: AMK_GEN_STATS=1 prints each entry's command
+ * and outcome to stderr; AMK_DUMP=1 writes differing images to
+ * /tmp/amk_a.db and /tmp/amk_b.db. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
