@@ -378,9 +378,11 @@ int sm_centre_takeover(struct amk_sm *sm)
         rv =
             exec4(sm, SQL_INC, id, by, (int64_t)y.epoch, now, "move incidents");
     }
+    /* A transfer the taker itself asked for (to X) is void: it would be a
+     * transfer to itself. */
     static const char SQL_XFER[] =
-        "UPDATE incidents SET transfer_to = ?2,"
-        " t_updated = ?4 WHERE transfer_to = ?1 AND open";
+        "UPDATE incidents SET transfer_to = CASE WHEN owner = ?2 THEN NULL"
+        " ELSE ?2 END, t_updated = ?4 WHERE transfer_to = ?1 AND open";
     if (rv == AMK_OK) {
         rv = exec4(sm, SQL_XFER, id, by, 0, now, "redirect transfers");
     }

@@ -552,6 +552,20 @@ static void test_transfer_redirected_on_takeover(void **state)
                         "bergen");
 }
 
+/* Y asked to transfer its incident to X; Y then takes X over: the transfer
+ * would be to Y itself, so it is dropped, not redirected. */
+static void test_own_transfer_void_on_takeover(void **state)
+{
+    struct h_ctx *h = &((struct fixture *)*state)->h;
+    H_OK(h, h_incident(h, "i-b", "s-bergen"));
+    H_OK(h, h_transfer(h, "s-bergen", "i-b", "trondheim"));
+    H_OK(h, h_takeover(h, "trondheim", "bergen", false));
+    const char *inc = h_get(h, AMK_OBJ_INCIDENT, "i-b");
+    assert_string_equal(h_js(h, inc, "$.transfer_to"), "null");
+    assert_string_equal(h_js(h, inc, "$.owner"), "bergen");
+    H_EXPECT(h, AMK_ECONFLICT, h_answer(h, "s-bergen", "i-b", true));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -573,6 +587,7 @@ int main(void)
         T(test_transfer_reject),
         T(test_transfer_rejections),
         T(test_transfer_redirected_on_takeover),
+        T(test_own_transfer_void_on_takeover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
