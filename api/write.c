@@ -227,6 +227,8 @@ struct write_op {
     void *buf;
 };
 
+static void answer_status(struct amk_http_request *req, int status);
+
 static json_t *error_extra(const struct amk_sm_result *r)
 {
     if (r->code == AMK_ESTALE_EPOCH) {
@@ -267,14 +269,22 @@ static void answer_result(struct amk_http_request *req,
                      ? 201
                      : 200;
     if (answer == API_ANSWER_APPLIED) {
-        json_t *obj = r->body != NULL ? json_loads(r->body, 0, NULL) : NULL;
-        json_t *out = json_object();
-        json_object_set_new(out, "applied", json_boolean(r->applied));
-        if (obj != NULL) {
-            json_object_update(out, obj);
-            json_decref(obj);
+        /* {"applied": b, ...the object's fields}: spliced into the rendered
+         * text, so numbers keep the state machine's formatting. */
+        const char *flag =
+            r->applied ? "{\"applied\":true" : "{\"applied\":false";
+        const char *rest =
+            r->body != NULL && r->body[0] == '{' ? r->body + 1 : "}";
+        bool empty = rest[0] == '}';
+        size_t len = strlen(flag) + (empty ? 0 : 1) + strlen(rest);
+        char *text = malloc(len + 1);
+        if (text == NULL) {
+            answer_status(req, AMK_API_ENOMEM);
+            return;
         }
-        amk_http_respond_json(req, status, out);
+        snprintf(text, len + 1, "%s%s%s", flag, empty ? "" : ",", rest);
+        amk_http_respond_json_text(req, status, text, len);
+        free(text);
         return;
     }
     if (r->body == NULL) {
