@@ -172,6 +172,7 @@ struct amk_raft_propose {
     struct raft_apply apply;
     struct amk_raft_node *node;
     amk_raft_propose_cb cb;
+    uint64_t proposed_ns; /* monotonic clock at raft_apply: apply latency */
 };
 
 /* status 0: the leader confirmed its leadership after the read was issued,
@@ -241,7 +242,18 @@ struct amk_raft_node_stats {
     uint64_t barrier_refires;  /* barrier callbacks that fired again (#344) */
     uint64_t transfer_retries; /* extra raft_transfer calls (#477) */
     uint64_t corruptions;      /* corrupt-tail events seen at start (#3) */
+    /* Apply latency on the leader, proposal to applied (commit, fsync and
+     * sm apply): a histogram with AMK_RAFT_LATENCY_BUCKETS upper bounds. */
+    uint64_t apply_latency_count[12]; /* per bucket, not cumulative */
+    uint64_t apply_latency_sum_us;
+    uint64_t apply_latency_total;
 };
+
+/* Upper bounds (ms) of the apply latency buckets; the last is +Inf. */
+#define AMK_RAFT_LATENCY_BUCKETS                                               \
+    {                                                                          \
+        0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0 /* +Inf */            \
+    }
 
 /* --- The node --- */
 

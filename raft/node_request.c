@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "raft/node_internal.h"
 #include "sm/cmd.h"
@@ -40,6 +41,33 @@ oom:
     return AMK_RAFT_ENOMEM;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+_Static_assert(
+    sizeof((double[])AMK_RAFT_LATENCY_BUCKETS) / sizeof(double) ==
+        sizeof(((struct amk_raft_node_stats *)0)->apply_latency_count) /
+            sizeof(uint64_t),
+    "one counter per latency bucket");
+
+static void record_latency(struct amk_raft_node *node, uint64_t ns)
+{
+    static const double bounds_ms[] = AMK_RAFT_LATENCY_BUCKETS;
+    struct amk_raft_node_stats *st = &node->stats;
+    unsigned n = sizeof bounds_ms / sizeof bounds_ms[0];
+    unsigned b = 0;
+    while (b + 1 < n && (double)ns / 1e6 > bounds_ms[b]) {
+        b++;
+    }
+    st->apply_latency_count[b]++;
+    st->apply_latency_sum_us += ns / 1000;
+    st->apply_latency_total++;
+}
+
 static void apply_cb(struct raft_apply *apply, int status, void *result)
 {
     struct amk_raft_propose *req = apply->data;
@@ -65,6 +93,7 @@ static void apply_cb(struct raft_apply *apply, int status, void *result)
                       "out of memory copying the result of index %llu",
                       apply->index);
         }
+        record_latency(node, now_ns() - req->proposed_ns);
     }
     req->cb(req, rv);
 }
@@ -109,6 +138,7 @@ static int propose(struct amk_raft_node *node, struct amk_raft_propose *req,
     req->node = node;
     req->cb = cb;
     req->apply.data = req;
+    req->proposed_ns = now_ns();
     rv = raft_apply(&node->raft, &req->apply, &buf, 1, apply_cb);
     if (rv != 0) {
         raft_free(buf.base);

@@ -231,6 +231,15 @@ static void test_replicate(void **state)
     amk_raft_node_stats(&c->t[leader].node, &stats);
     assert_int_equal(stats.noops, 1);
     assert_int_equal(stats.corruptions, 0);
+    /* Every answered proposal (the 10 writes, the no-op) has its apply
+     * latency in exactly one bucket. */
+    uint64_t in_buckets = 0;
+    for (size_t b = 0; b < 12; b++) {
+        in_buckets += stats.apply_latency_count[b];
+    }
+    assert_true(stats.apply_latency_total >= 10);
+    assert_int_equal(in_buckets, stats.apply_latency_total);
+    assert_true(stats.apply_latency_sum_us > 0);
 }
 
 struct read_wait {
