@@ -17,42 +17,70 @@ static int healthz(struct amk_http_request *req)
     return AMK_HTTP_DONE;
 }
 
+bool amk_node_ready(struct amk_node *node, const char **why)
+{
+    uint64_t leader = amk_raft_node_leader(&node->raft, NULL);
+    uint64_t applied = amk_raft_node_applied_index(&node->raft);
+    uint64_t commit = amk_raft_node_commit_index(&node->raft);
+    const char *reason = NULL;
+    if (node->stopping) {
+        reason = "stopping";
+    } else if (leader == 0) {
+        reason = "no leader known";
+    } else if (applied < node->start_index &&
+               !(commit > node->start_commit && applied >= commit)) {
+        reason = "replaying the log";
+    }
+    if (why != NULL) {
+        *why = reason;
+    }
+    return reason == NULL;
+}
+
 static int readyz(struct amk_http_request *req)
 {
     struct amk_node *node = node_of(req);
-    uint64_t leader = amk_raft_node_leader(&node->raft, NULL);
-    uint64_t applied = amk_raft_node_applied_index(&node->raft);
-    bool ready = leader != 0 && applied >= node->start_index && !node->stopping;
-    json_t *out = json_pack("{s:b, s:I, s:I, s:I}", "ready", ready, "leader",
-                            (json_int_t)leader, "applied_index",
-                            (json_int_t)applied, "loaded_index",
-                            (json_int_t)node->start_index);
+    const char *why;
+    bool ready = amk_node_ready(node, &why);
+    json_t *out = json_pack(
+        "{s:b, s:I, s:I, s:I}", "ready", ready, "leader",
+        (json_int_t)amk_raft_node_leader(&node->raft, NULL), "applied_index",
+        (json_int_t)amk_raft_node_applied_index(&node->raft), "loaded_index",
+        (json_int_t)node->start_index);
     if (!ready) {
         amk_http_respond_set_retry_after(req, 1);
-        json_object_set_new(out, "reason",
-                            json_string(node->stopping ? "stopping"
-                                        : leader == 0
-                                            ? "no leader known"
-                                            : "replaying the log"));
+        json_object_set_new(out, "reason", json_string(why));
     }
     amk_http_respond_json(req, ready ? 200 : 503, out);
     return AMK_HTTP_DONE;
 }
 
-static json_t *member_json(struct amk_node *node, const struct amk_raft_member *m)
+/* A member as GET /v1/cluster shows it: addresses, centre and region from
+ * the node directory (this node's own configuration until it is
+ * registered), null where unknown. */
+static json_t *member_json(struct amk_node *node,
+                           const struct amk_raft_member *m)
 {
     bool self = m->id == node->config.id;
+    struct amk_sm_node_info info;
+    bool known = amk_sm_node_info(node->sm, m->id, &info) == AMK_OK;
+    const char *centre = known ? info.centre : "";
+    const char *region = known ? info.region : "";
+    const char *http = known ? info.http_address : "";
+    if (self && !amk_directory_current(node)) {
+        centre = node->config.centre;
+        region = node->config.region;
+        http = node->http_address;
+    }
     json_t *out = json_pack(
-        "{s:I, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)m->id, "address",
-        m->address, "role", amk_raft_role_name(m->role), "centre",
-        self && node->config.centre[0] ? json_string(node->config.centre)
-                                       : json_null(),
-        "region",
-        self && node->config.region[0] ? json_string(node->config.region)
-                                       : json_null(),
-        "reachable",
-        self ? json_true()
-             : m->reachable < 0 ? json_null() : json_boolean(m->reachable));
+        "{s:I, s:s, s:s, s:o, s:o, s:o, s:o}", "id", (json_int_t)m->id,
+        "address", m->address, "role", amk_raft_role_name(m->role), "centre",
+        centre[0] != '\0' ? json_string(centre) : json_null(), "region",
+        region[0] != '\0' ? json_string(region) : json_null(), "http",
+        http[0] != '\0' ? json_string(http) : json_null(), "reachable",
+        self               ? json_true()
+        : m->reachable < 0 ? json_null()
+                           : json_boolean(m->reachable));
     return out;
 }
 
@@ -132,6 +160,46 @@ static int metrics(struct amk_http_request *req)
            "counter", st.reads);
     metric(&buf, &len, "amk_raft_log_corruptions_total",
            "Corrupt log tails seen at start.", "counter", st.corruptions);
+    struct amk_link_stats ls;
+    amk_link_stats(&node->link, &ls);
+    metric(&buf, &len, "amk_link_forwarded_total",
+           "Requests forwarded to the leader over the cluster link.", "counter",
+           ls.forwarded_writes + ls.forwarded_reads);
+    metric(&buf, &len, "amk_link_forwarded_writes_total",
+           "Writes forwarded to the leader.", "counter", ls.forwarded_writes);
+    metric(&buf, &len, "amk_link_forwarded_reads_total",
+           "Read indexes asked of the leader.", "counter", ls.forwarded_reads);
+    metric(&buf, &len, "amk_link_forwarded_ok_total",
+           "Forwarded requests answered.", "counter", ls.forwarded_ok);
+    metric(&buf, &len, "amk_link_forward_no_leader_total",
+           "Forwarded requests answered NO_LEADER (not applied).", "counter",
+           ls.forward_no_leader);
+    metric(&buf, &len, "amk_link_forward_timeouts_total",
+           "Forwarded requests answered TIMEOUT (outcome unknown).", "counter",
+           ls.forward_timeouts);
+    metric(&buf, &len, "amk_link_forward_retries_total",
+           "Forwarded requests retried against a new leader.", "counter",
+           ls.forward_retries);
+    metric(&buf, &len, "amk_link_served_writes_total",
+           "Writes proposed for followers.", "counter", ls.served_writes);
+    metric(&buf, &len, "amk_link_served_reads_total",
+           "Read indexes given to followers.", "counter", ls.served_reads);
+    metric(&buf, &len, "amk_link_heartbeats_received_total",
+           "Liveness heartbeats recorded from followers.", "counter",
+           ls.heartbeats_received);
+    metric(&buf, &len, "amk_link_protocol_errors_total",
+           "Link connections closed on a malformed frame.", "counter",
+           ls.protocol_errors);
+    metric(&buf, &len, "amk_link_connects_total",
+           "Connections opened to a leader.", "counter", ls.connects);
+    metric(&buf, &len, "amk_link_connect_failures_total",
+           "Connections to a leader that failed.", "counter",
+           ls.connect_failures);
+    metric(&buf, &len, "amk_link_served_connections",
+           "Link connections from followers open now.", "gauge",
+           ls.served_connections);
+    metric(&buf, &len, "amk_link_connected",
+           "1 if connected to the leader's link.", "gauge", ls.connected);
     amk_http_metrics_append(node->http, &buf, &len);
     amk_http_respond_text(req, 200, "text/plain; version=0.0.4; charset=utf-8",
                           buf != NULL ? buf : "", len);
@@ -140,6 +208,39 @@ static int metrics(struct amk_http_request *req)
 }
 
 /* --- Membership ----------------------------------------------------------- */
+
+/* Membership changes are leader-only. On a follower: 307 to the same path
+ * on the leader's HTTP address from the node directory, or 503 NO_LEADER
+ * when no leader (or its address) is known. Returns true when this node
+ * leads and the handler goes on. */
+static bool leader_only(struct amk_http_request *req)
+{
+    struct amk_node *node = node_of(req);
+    if (amk_raft_node_state(&node->raft) == AMK_RAFT_LEADER) {
+        return true;
+    }
+    uint64_t leader = amk_raft_node_leader(&node->raft, NULL);
+    struct amk_sm_node_info info;
+    if (leader == 0 || leader == node->config.id ||
+        amk_sm_node_info(node->sm, leader, &info) != AMK_OK ||
+        info.http_address[0] == '\0') {
+        amk_http_respond_set_retry_after(req, 1);
+        amk_http_respond_error_status(
+            req, 503, AMK_HTTP_CODE_NO_LEADER,
+            leader == 0 ? "no leader known; membership changes need one"
+                        : "the leader's HTTP address is not known yet",
+            NULL);
+        return false;
+    }
+    char location[512];
+    snprintf(location, sizeof location, "http://%s%s", info.http_address,
+             req->path);
+    amk_http_respond_set_location(req, location);
+    amk_http_respond_json(req, 307,
+                          json_pack("{s:I, s:s}", "leader", (json_int_t)leader,
+                                    "location", location));
+    return false;
+}
 
 struct change_op {
     struct amk_raft_change change;
@@ -243,6 +344,9 @@ static struct change_op *new_change(struct amk_http_request *req, uint64_t id,
 
 static int member_add(struct amk_http_request *req)
 {
+    if (!leader_only(req)) {
+        return AMK_HTTP_DONE;
+    }
     json_t *id = json_object_get(req->body, "id");
     json_t *address = json_object_get(req->body, "address");
     json_t *role = json_object_get(req->body, "role");
@@ -276,6 +380,9 @@ static int member_add(struct amk_http_request *req)
 
 static int member_remove(struct amk_http_request *req)
 {
+    if (!leader_only(req)) {
+        return AMK_HTTP_DONE;
+    }
     uint64_t id;
     if (parse_id(req, amk_http_request_param(req, "id"), &id) != 0) {
         return AMK_HTTP_DONE;
@@ -284,13 +391,16 @@ static int member_remove(struct amk_http_request *req)
     if (op == NULL) {
         return AMK_HTTP_DONE;
     }
-    return start_change(req, op,
-                        amk_raft_node_remove(&op->node->raft, &op->change, id,
-                                             change_done));
+    return start_change(
+        req, op,
+        amk_raft_node_remove(&op->node->raft, &op->change, id, change_done));
 }
 
 static int member_role(struct amk_http_request *req)
 {
+    if (!leader_only(req)) {
+        return AMK_HTTP_DONE;
+    }
     uint64_t id;
     int r;
     json_t *role = json_object_get(req->body, "role");
@@ -307,9 +417,9 @@ static int member_role(struct amk_http_request *req)
     if (op == NULL) {
         return AMK_HTTP_DONE;
     }
-    return start_change(req, op,
-                        amk_raft_node_assign(&op->node->raft, &op->change, id,
-                                             r, change_done));
+    return start_change(
+        req, op,
+        amk_raft_node_assign(&op->node->raft, &op->change, id, r, change_done));
 }
 
 struct transfer_op {
@@ -333,6 +443,9 @@ static void transfer_done(struct amk_raft_transfer *t, int status)
 
 static int leader_transfer(struct amk_http_request *req)
 {
+    if (!leader_only(req)) {
+        return AMK_HTTP_DONE;
+    }
     struct amk_node *node = node_of(req);
     json_t *id = json_object_get(req->body, "id");
     if (id != NULL && (!json_is_integer(id) || json_integer_value(id) < 0)) {

@@ -1,12 +1,15 @@
 /* server/main.c: amkd: parses the configuration, opens the state machine,
- * the HTTP listener and the raft node on one libuv loop, and runs until
- * SIGTERM/SIGINT, when it hands leadership over, finishes in-flight requests
- * and exits 0. Start-up errors print one line and exit non-zero. */
+ * the HTTP and cluster-link listeners and the raft node on one libuv loop
+ * (joining a running cluster with --join), and runs until SIGTERM/SIGINT,
+ * when it finishes in-flight requests, hands leadership over and exits 0.
+ * Start-up errors print one line and exit non-zero. */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,8 +30,15 @@ static int level_of(const char *name)
 
 static void raft_log(void *data, int level, const char *msg)
 {
-    /* amk_raft_log_level counts the same way: error, warn, info, debug. */
-    amk_log(data, level, "raft: %s", msg);
+    /* amk_raft_log_level counts the other way (debug 0 .. error 3). */
+    static const int levels[] = {
+        [AMK_RAFT_LOG_DEBUG] = LOG_DEBUG,
+        [AMK_RAFT_LOG_INFO] = LOG_INFO,
+        [AMK_RAFT_LOG_WARN] = LOG_WARN,
+        [AMK_RAFT_LOG_ERROR] = LOG_ERROR,
+    };
+    bool known = level >= AMK_RAFT_LOG_DEBUG && level <= AMK_RAFT_LOG_ERROR;
+    amk_log(data, known ? levels[level] : LOG_ERROR, "raft: %s", msg);
 }
 
 static void http_log(void *data, int level, const char *msg)
@@ -50,8 +60,8 @@ static int check_data_dir(struct amk_node *node)
     struct stat st;
     if (stat(dir, &st) != 0) {
         if (errno != ENOENT || mkdir(dir, 0700) != 0) {
-            snprintf(node->errmsg, sizeof node->errmsg,
-                     "--data-dir %.200s: %s", dir, strerror(errno));
+            snprintf(node->errmsg, sizeof node->errmsg, "--data-dir %.200s: %s",
+                     dir, strerror(errno));
             return -1;
         }
         return 0;
@@ -69,22 +79,96 @@ static int check_data_dir(struct amk_node *node)
     return 0;
 }
 
+/* Whether the data directory holds raft data (raft_uv's metadata files,
+ * which it writes on bootstrap and on the first entry it receives). Looked
+ * at before raft touches the directory. */
+static bool has_raft_data(const char *dir)
+{
+    static const char *const files[] = {"metadata1", "metadata2"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        if (access(path, F_OK) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Checks what config.c cannot see alone: a node of a multi-node cluster
+ * must serve the cluster link, or followers cannot forward to it. */
+static int check_config(struct amk_node *node)
+{
+    const struct amk_config *c = &node->config;
+    struct sockaddr_storage addr;
+    if (c->binary[0] == '\0' && (c->n_peers > 1 || c->join[0] != '\0')) {
+        snprintf(node->errmsg, sizeof node->errmsg,
+                 "--binary: required in a multi-node cluster (IP:port of"
+                 " the cluster link)");
+        return -1;
+    }
+    if (c->binary[0] != '\0' &&
+        amk_link_parse_address(c->binary, true, &addr) != 0) {
+        snprintf(node->errmsg, sizeof node->errmsg,
+                 "--binary %.64s: not an IP:port address", c->binary);
+        return -1;
+    }
+    if (c->join[0] != '\0' &&
+        amk_link_parse_address(c->join, false, &addr) != 0) {
+        snprintf(node->errmsg, sizeof node->errmsg,
+                 "--join %.64s: not the IP:port of a member's HTTP API",
+                 c->join);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_handles(struct amk_node *node)
+{
+    uv_close((uv_handle_t *)&node->ticker, NULL);
+    uv_close((uv_handle_t *)&node->sigterm, NULL);
+    uv_close((uv_handle_t *)&node->sigint, NULL);
+}
+
+static void link_closed(struct amk_link *link)
+{
+    (void)link;
+}
+
+/* Last: the link, once raft has failed or answered everything it served
+ * for followers. */
 static void raft_closed(struct amk_raft_node *raft)
 {
-    (void)raft;
+    struct amk_node *node =
+        (struct amk_node *)((char *)raft - offsetof(struct amk_node, raft));
+    if (node->link_open) {
+        node->link_open = false;
+        amk_link_close(&node->link, link_closed);
+    }
+}
+
+/* Every applied command that produced an event goes to the live event
+ * streams, in index order. */
+static void on_applied(void *data, const struct amk_sm_result *result)
+{
+    struct amk_node *node = data;
+    if (result->event != NULL) {
+        amk_api_events_publish(&node->api.events, result->index, result->event);
+    }
 }
 
 static void http_closed(void *data)
 {
     struct amk_node *node = data;
     node->http = NULL;
+    amk_api_events_close(&node->api.events);
     if (node->raft_open) {
         node->raft_open = false;
         amk_raft_node_close(&node->raft, raft_closed);
+    } else {
+        raft_closed(&node->raft);
     }
-    uv_close((uv_handle_t *)&node->ticker, NULL);
-    uv_close((uv_handle_t *)&node->sigterm, NULL);
-    uv_close((uv_handle_t *)&node->sigint, NULL);
+    close_handles(node);
 }
 
 static void stop(struct amk_node *node, const char *why)
@@ -94,6 +178,7 @@ static void stop(struct amk_node *node, const char *why)
     }
     node->stopping = true;
     amk_log(node, LOG_INFO, "stopping (%s)", why);
+    amk_join_cancel(node);
     if (node->http != NULL) {
         /* Finish in-flight requests first, then raft hands over leadership
          * as it closes. */
@@ -109,17 +194,44 @@ static void on_signal(uv_signal_t *handle, int signum)
     stop(node, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+static void on_join_done(struct amk_node *node, int status)
+{
+    if (status != 0) {
+        node->exit_code = 1;
+        stop(node, "could not join the cluster");
+    }
+}
+
 static void on_tick(uv_timer_t *timer)
 {
     struct amk_node *node = timer->data;
-    bool ready = amk_raft_node_leader(&node->raft, NULL) != 0;
+    bool leader = amk_raft_node_state(&node->raft) == AMK_RAFT_LEADER;
+    if (leader != node->was_leader) {
+        node->was_leader = leader;
+        if (leader) {
+            /* Liveness heard under an earlier leader is not ours to
+             * trust: the detection period starts afresh. */
+            amk_link_liveness_reset(&node->link);
+        }
+    }
+    if (node->link_open && !node->stopping) {
+        amk_link_tick(&node->link, node->config.centre);
+        amk_directory_tick(node);
+        amk_supervisor_tick(node);
+    }
+    bool ready = amk_node_ready(node, NULL);
     if (ready != node->ready) {
         node->ready = ready;
-        amk_log(node, ready ? LOG_INFO : LOG_WARN,
-                ready ? "ready: leader %llu, term %llu"
-                      : "not ready: no leader known (term %llu)",
-                (unsigned long long)amk_raft_node_leader(&node->raft, NULL),
-                (unsigned long long)amk_raft_node_term(&node->raft));
+        if (ready) {
+            amk_log(node, LOG_INFO, "ready: leader %llu, term %llu",
+                    (unsigned long long)amk_raft_node_leader(&node->raft, NULL),
+                    (unsigned long long)amk_raft_node_term(&node->raft));
+        } else {
+            const char *why = "?";
+            amk_node_ready(node, &why);
+            amk_log(node, LOG_WARN, "not ready: %s (term %llu)", why,
+                    (unsigned long long)amk_raft_node_term(&node->raft));
+        }
     }
 }
 
@@ -151,6 +263,62 @@ static int open_http(struct amk_node *node)
     return 0;
 }
 
+/* configured with its port replaced by the bound one (port 0 picks). */
+static void effective_address(const char *configured, unsigned port, char *out,
+                              size_t size)
+{
+    const char *colon = strrchr(configured, ':');
+    if (colon == NULL || port == 0) {
+        snprintf(out, size, "%s", configured);
+        return;
+    }
+    snprintf(out, size, "%.*s:%u", (int)(colon - configured), configured, port);
+}
+
+static int open_link(struct amk_node *node)
+{
+    struct amk_link_config lc;
+    memset(&lc, 0, sizeof lc);
+    lc.address = node->config.binary;
+    lc.self_id = node->config.id;
+    lc.request_timeout_ms = node->config.request_timeout_ms;
+    amk_backend_link_env(node, &lc.env);
+    if (amk_link_init(&node->link, &node->loop, &lc) != 0) {
+        snprintf(node->errmsg, sizeof node->errmsg, "--binary: %.240s",
+                 node->link.errmsg);
+        return -1;
+    }
+    node->link_open = true;
+    effective_address(node->config.http, amk_http_port(node->http),
+                      node->http_address, sizeof node->http_address);
+    if (node->config.binary[0] != '\0') {
+        effective_address(node->config.binary, amk_link_port(&node->link),
+                          node->binary_address, sizeof node->binary_address);
+    }
+    return 0;
+}
+
+/* A node whose configuration (loaded from its data) has several members
+ * needs the link, whatever flags it was restarted with. */
+static int check_membership(struct amk_node *node)
+{
+    struct amk_raft_member *members = NULL;
+    unsigned n = 0;
+    if (node->config.binary[0] != '\0' ||
+        amk_raft_node_members(&node->raft, &members, &n) != 0) {
+        return 0;
+    }
+    free(members);
+    if (n > 1) {
+        snprintf(node->errmsg, sizeof node->errmsg,
+                 "--binary: required: this node belongs to a cluster of %u"
+                 " members",
+                 n);
+        return -1;
+    }
+    return 0;
+}
+
 static int open_raft(struct amk_node *node)
 {
     struct amk_raft_node_config rc;
@@ -175,11 +343,17 @@ static int open_raft(struct amk_node *node)
         snprintf(node->errmsg, sizeof node->errmsg, "%s", node->raft.errmsg);
         return -1;
     }
+    amk_raft_node_on_applied(&node->raft, on_applied, node);
     node->raft_open = true;
     if (amk_raft_node_start(&node->raft) != 0) {
         snprintf(node->errmsg, sizeof node->errmsg, "%s", node->raft.errmsg);
         return -1;
     }
+    /* What the log held at start: /readyz waits until it is applied. raft/
+     * has no accessor for the last index yet, so this asks canonical/raft's
+     * public raft_last_index() on the node's raft struct directly. */
+    node->start_index = raft_last_index(&node->raft.raft);
+    node->start_commit = amk_raft_node_commit_index(&node->raft);
     return 0;
 }
 
@@ -195,9 +369,14 @@ static void close_walk(uv_handle_t *handle, void *arg)
  * and let the loop drain. */
 static void abandon(struct amk_node *node)
 {
+    amk_join_cancel(node);
     if (node->http != NULL) {
         amk_http_close(node->http, 0, NULL, NULL);
         node->http = NULL;
+    }
+    if (node->link_open) {
+        node->link_open = false;
+        amk_link_close(&node->link, NULL);
     }
     if (node->raft_open) {
         node->raft_open = false;
@@ -230,18 +409,23 @@ int main(int argc, char **argv)
                         " with --insecure on a trusted network\n");
         return 2;
     }
-    if (check_data_dir(&node) != 0) {
+    if (check_config(&node) != 0 || check_data_dir(&node) != 0) {
         fprintf(stderr, "amkd: %s\n", node.errmsg);
         return 2;
     }
+    bool join = node.config.join[0] != '\0' && node.config.n_peers == 0 &&
+                !has_raft_data(node.config.data_dir);
     if (amk_sm_open(&node.sm, NULL, errmsg) != 0) {
         fprintf(stderr, "amkd: state machine: %s\n", errmsg);
         return 1;
     }
     uv_loop_init(&node.loop);
     amk_backend_init(&node);
-    /* HTTP first: a busy port must fail before raft touches the data dir. */
-    if (open_http(&node) != 0 || open_raft(&node) != 0) {
+    amk_api_events_init(&node.api.events, 0);
+    /* Listeners first: a busy port must fail before raft touches the data
+     * dir. */
+    if (open_http(&node) != 0 || open_link(&node) != 0 ||
+        open_raft(&node) != 0 || check_membership(&node) != 0) {
         fprintf(stderr, "amkd: %s\n", node.errmsg);
         abandon(&node);
         uv_loop_close(&node.loop);
@@ -257,9 +441,20 @@ int main(int argc, char **argv)
     uv_timer_init(&node.loop, &node.ticker);
     node.ticker.data = &node;
     uv_timer_start(&node.ticker, on_tick, 100, 100);
-    amk_log(&node, LOG_INFO, "node %llu: raft %s, http %s (port %u), data %s",
+    amk_log(&node, LOG_INFO, "node %llu: raft %s, http %s, binary %s, data %s",
             (unsigned long long)node.config.id, node.config.raft,
-            node.config.http, amk_http_port(node.http), node.config.data_dir);
+            node.http_address,
+            node.binary_address[0] != '\0' ? node.binary_address : "(none)",
+            node.config.data_dir);
+    if (join && amk_join_start(&node, on_join_done) != 0) {
+        fprintf(stderr, "amkd: %s\n", node.errmsg);
+        node.exit_code = 1;
+        stop(&node, "could not join the cluster");
+    } else if (node.config.join[0] != '\0' && !join) {
+        amk_log(&node, LOG_INFO, "--join %s ignored: %s", node.config.join,
+                node.config.n_peers > 0 ? "--peers bootstraps this node"
+                                        : "the data directory holds raft data");
+    }
 
     uv_run(&node.loop, UV_RUN_DEFAULT);
     uv_loop_close(&node.loop);

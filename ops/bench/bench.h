@@ -7,6 +7,11 @@
 /* `amk-bench sm [N]`: applies N commands of each measured type in process. */
 int bench_sm(int argc, char **argv);
 
+/* `amk-bench failover [--amkd PATH] [--trials N] ...`: kills the leader of a
+ * local 3-node amkd cluster N times and measures the time from the kill to
+ * the first acknowledged write through a survivor (ops/bench/failover.c). */
+int bench_failover(int argc, char **argv);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t bench_now_ns(void);
 

@@ -16,7 +16,13 @@ uint64_t bench_now_ns(void)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: amk-bench sm [N]    apply N commands of each kind to"
-                 " an in-process state machine\n");
+                 " an in-process state machine\n"
+                 "       amk-bench failover [--amkd PATH] [--trials N]"
+                 " [--via survivor|any] [--keep]\n"
+                 "                           kill -9 the leader of a local"
+                 " 3-node cluster N times;\n"
+                 "                           time to the first acknowledged"
+                 " write through a survivor\n");
 }
 
 int main(int argc, char **argv)
@@ -28,6 +34,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "sm") == 0) {
         return bench_sm(argc - 2, argv + 2);
+    }
+    if (strcmp(argv[1], "failover") == 0) {
+        return bench_failover(argc - 2, argv + 2);
     }
     fprintf(stderr, "amk-bench: unknown benchmark '%s'\n", argv[1]);
     usage(stderr);
