@@ -25,6 +25,10 @@ const char *http_respond__reason(int status)
             return "Accepted";
         case 204:
             return "No Content";
+        case 307:
+            return "Temporary Redirect";
+        case 308:
+            return "Permanent Redirect";
         case 304:
             return "Not Modified";
         case 400:

@@ -78,6 +78,8 @@ int64_t node__wall_ms(void)
 
 /* --- The leadership watch --- */
 
+static void nudge_check(struct amk_raft_node *node);
+
 void node__check_state(struct amk_raft_node *node)
 {
     raft_id leader_id;
@@ -144,7 +146,65 @@ void node__check_state(struct amk_raft_node *node)
 
     node__reads_kick(node);
     node__transfer_check(node);
+    nudge_check(node);
     node->checking = false;
+}
+
+static void nudge_cb(struct raft_barrier *req, int status)
+{
+    /* May fire twice in 0.15 (#344-like): clearing a flag is idempotent. */
+    struct amk_raft_node *node = req->data;
+    (void)status;
+    node->nudge_pending = false;
+}
+
+/* canonical/raft 0.15: a follower whose log ends in uncommitted entries of
+ * an old term that conflict with the leader's stays behind in an idle
+ * cluster, with commit index stuck, until a new entry arrives (seen after a
+ * restart following leadership hand-overs: integration/restart_all). A
+ * voter the leader still hears from whose match index has not moved for a
+ * second while behind gets a raft barrier: a new entry, which makes the
+ * leader probe and repair its log. Dead voters (no recent message) are left
+ * alone, so a node that is down costs no entries. */
+static void nudge_check(struct amk_raft_node *node)
+{
+    struct raft *r = &node->raft;
+    if (raft_state(r) != RAFT_LEADER || r->transfer != NULL ||
+        node->nudge_pending) {
+        node->nudge_match = 0;
+        return;
+    }
+    raft_index last = raft_last_index(r);
+    raft_index lowest = last;
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        const struct raft_server *server = &r->configuration.servers[i];
+        const struct raft_progress *p = &r->leader_state.progress[i];
+        if (server->id == r->id || server->role != RAFT_VOTER ||
+            !p->recent_recv) {
+            continue;
+        }
+        if (p->match_index < lowest) {
+            lowest = p->match_index;
+        }
+    }
+    uint64_t now = uv_now(node->loop);
+    if (lowest >= last || lowest != node->nudge_match) {
+        node->nudge_match = lowest;
+        node->nudge_since_ms = now;
+        return;
+    }
+    if (now - node->nudge_since_ms < 1000) {
+        return;
+    }
+    node->nudge.data = node;
+    if (raft_barrier(r, &node->nudge, nudge_cb) == 0) {
+        node->nudge_pending = true;
+        node->stats.nudges++;
+        node__log(node, AMK_RAFT_LOG_INFO,
+                  "a voter is stuck at index %llu of %llu: sending a barrier",
+                  (unsigned long long)lowest, (unsigned long long)last);
+    }
+    node->nudge_since_ms = now;
 }
 
 static void watch_cb(uv_timer_t *timer)

@@ -242,6 +242,7 @@ struct amk_raft_node_stats {
     uint64_t barrier_refires;  /* barrier callbacks that fired again (#344) */
     uint64_t transfer_retries; /* extra raft_transfer calls (#477) */
     uint64_t corruptions;      /* corrupt-tail events seen at start (#3) */
+    uint64_t nudges;           /* barriers sent to unstick a lagging follower */
     /* Apply latency on the leader, proposal to applied (commit, fsync and
      * sm apply): a histogram with AMK_RAFT_LATENCY_BUCKETS upper bounds. */
     uint64_t apply_latency_count[12]; /* per bucket, not cumulative */
@@ -323,7 +324,12 @@ struct amk_raft_node {
     /* leadership watch */
     raft_id observed_leader;
     raft_term observed_term;
-    raft_term noop_term;         /* term whose no-op was proposed */
+    raft_term noop_term; /* term whose no-op was proposed */
+    /* Stuck-follower nudge (raft/node.c nudge_check). */
+    struct raft_barrier nudge;
+    bool nudge_pending;
+    raft_index nudge_match; /* lowest reachable voter match index seen */
+    uint64_t nudge_since_ms;
     raft_term noop_applied_term; /* term whose no-op was applied */
 
     /* coalesced read barriers */

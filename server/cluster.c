@@ -114,6 +114,53 @@ static int cluster_get(struct amk_http_request *req)
     return AMK_HTTP_DONE;
 }
 
+static void append(char **buf, size_t *len, const char *text, size_t n)
+{
+    char *grown = realloc(*buf, *len + n + 1);
+    if (grown == NULL) {
+        return;
+    }
+    memcpy(grown + *len, text, n + 1);
+    *buf = grown;
+    *len += n;
+}
+
+/* Proposal-to-applied latency on the leader, as a Prometheus histogram. */
+static void latency_histogram(char **buf, size_t *len,
+                              const struct amk_raft_node_stats *st)
+{
+    static const double bounds_ms[] = AMK_RAFT_LATENCY_BUCKETS;
+    const size_t n = sizeof bounds_ms / sizeof bounds_ms[0];
+    char line[160];
+    int k = snprintf(line, sizeof line,
+                     "# HELP amk_raft_apply_latency_seconds Proposal to"
+                     " applied on the leader.\n"
+                     "# TYPE amk_raft_apply_latency_seconds histogram\n");
+    append(buf, len, line, (size_t)k);
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < n; b++) {
+        cumulative += st->apply_latency_count[b];
+        if (b + 1 < n) {
+            k = snprintf(line, sizeof line,
+                         "amk_raft_apply_latency_seconds_bucket{le=\"%g\"}"
+                         " %llu\n",
+                         bounds_ms[b] / 1000.0, (unsigned long long)cumulative);
+        } else {
+            k = snprintf(line, sizeof line,
+                         "amk_raft_apply_latency_seconds_bucket{le=\"+Inf\"}"
+                         " %llu\n",
+                         (unsigned long long)cumulative);
+        }
+        append(buf, len, line, (size_t)k);
+    }
+    k = snprintf(line, sizeof line,
+                 "amk_raft_apply_latency_seconds_sum %.6f\n"
+                 "amk_raft_apply_latency_seconds_count %llu\n",
+                 (double)st->apply_latency_sum_us / 1e6,
+                 (unsigned long long)st->apply_latency_total);
+    append(buf, len, line, (size_t)k);
+}
+
 static void metric(char **buf, size_t *len, const char *name, const char *help,
                    const char *type, uint64_t value)
 {
@@ -160,6 +207,10 @@ static int metrics(struct amk_http_request *req)
            "counter", st.reads);
     metric(&buf, &len, "amk_raft_log_corruptions_total",
            "Corrupt log tails seen at start.", "counter", st.corruptions);
+    metric(&buf, &len, "amk_raft_nudges_total",
+           "Barriers sent to unstick a lagging follower.", "counter",
+           st.nudges);
+    latency_histogram(&buf, &len, &st);
     struct amk_link_stats ls;
     amk_link_stats(&node->link, &ls);
     metric(&buf, &len, "amk_link_forwarded_total",

@@ -101,6 +101,14 @@ static void link_done(struct amk_link_request *req, int status)
 void amk_directory_tick(struct amk_node *node)
 {
     struct amk_directory *d = &node->directory;
+    bool leading = amk_raft_node_state(&node->raft) == AMK_RAFT_LEADER;
+    if (leading && !d->was_leader) {
+        /* Followers cannot forward to a leader missing from the directory:
+         * a new leader registers at once, whatever backoff it had. */
+        d->next_attempt_ms = 0;
+        d->wait_index = 0;
+    }
+    d->was_leader = leading;
     if (d->in_flight || node->stopping || !node->link_open ||
         uv_now(&node->loop) < d->next_attempt_ms ||
         amk_raft_node_applied_index(&node->raft) < d->wait_index) {

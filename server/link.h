@@ -340,6 +340,7 @@ struct amk_link {
     unsigned n_requests;
     uint64_t next_id;
     uint64_t next_connect_ms;   /* reconnect backoff of the tick */
+    uint64_t warned_leader;     /* connect failures to it logged once */
     uint64_t last_heartbeat_ms; /* node heartbeats sent by the tick */
     uv_timer_t timer;           /* deadlines and parked retries */
     bool timer_running;

@@ -132,7 +132,12 @@ static void on_connect(uv_connect_t *connect, int status)
         link->next_connect_ms = uv_now(link->loop) + LINK_RECONNECT_MS;
         snprintf(why, sizeof why, "connect to leader %llu failed: %s",
                  (unsigned long long)conn->leader_id, uv_strerror(status));
-        link__conn_close(conn, AMK_LINK_LOG_WARN, why);
+        /* During a failover every forwarded request retries the dead
+         * leader: warn once per leader, the rest at debug level. */
+        int level = link->warned_leader == conn->leader_id ? AMK_LINK_LOG_DEBUG
+                                                           : AMK_LINK_LOG_WARN;
+        link->warned_leader = conn->leader_id;
+        link__conn_close(conn, level, why);
         return;
     }
     link->stats.connects++;

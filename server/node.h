@@ -24,7 +24,8 @@ struct amk_directory {
     uint64_t wait_index;      /* registered at: not checked again before
                                  this index is applied here */
     unsigned failures;
-    void *cmd;                       /* the encoded command in flight */
+    bool was_leader; /* at the last tick: a new leader registers at once */
+    void *cmd;       /* the encoded command in flight */
     struct amk_raft_propose propose; /* as the leader */
     struct amk_link_request request; /* as a follower, through the link */
 };
