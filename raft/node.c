@@ -175,6 +175,37 @@ static void nudge_check(struct amk_raft_node *node)
         return;
     }
     raft_index last = raft_last_index(r);
+    uint64_t now = uv_now(node->loop);
+    /* Around a leader change a follower can hold a conflicting uncommitted
+     * tail the leader cannot repair in 0.15 while its own log is the
+     * shorter one (the follower's rejection hint is its last index, so the
+     * leader's probe never moves back): new entries move the leader's log
+     * past it, then probing repairs it. So a new leader whose log stays idle
+     * appends a barrier every 250 ms of its first 10 s, 40 at most per term:
+     * a few tiny entries per election. */
+    if (node->nudge_term != r->current_term) {
+        node->nudge_term = r->current_term;
+        node->nudge_term_start_ms = now;
+        node->nudge_last = last;
+        node->nudge_idle_since_ms = now;
+        node->nudge_count = 0;
+    }
+    if (last != node->nudge_last) {
+        node->nudge_last = last;
+        node->nudge_idle_since_ms = now;
+    } else if (now - node->nudge_term_start_ms < 10000 &&
+               node->nudge_count < 40 &&
+               now - node->nudge_idle_since_ms >= 250 &&
+               r->configuration.n > 1) {
+        node->nudge.data = node;
+        if (raft_barrier(r, &node->nudge, nudge_cb) == 0) {
+            node->nudge_pending = true;
+            node->nudge_count++;
+            node->stats.nudges++;
+        }
+        node->nudge_idle_since_ms = now;
+        return;
+    }
     raft_index lowest = last;
     for (unsigned i = 0; i < r->configuration.n; i++) {
         const struct raft_server *server = &r->configuration.servers[i];
@@ -187,7 +218,6 @@ static void nudge_check(struct amk_raft_node *node)
             lowest = p->match_index;
         }
     }
-    uint64_t now = uv_now(node->loop);
     if (lowest >= last || lowest != node->nudge_match) {
         node->nudge_match = lowest;
         node->nudge_since_ms = now;

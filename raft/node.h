@@ -330,7 +330,12 @@ struct amk_raft_node {
     bool nudge_pending;
     raft_index nudge_match; /* lowest reachable voter match index seen */
     uint64_t nudge_since_ms;
-    raft_term noop_applied_term; /* term whose no-op was applied */
+    raft_term nudge_term;         /* term the leadership nudges belong to */
+    uint64_t nudge_term_start_ms; /* when this node became leader in it */
+    raft_index nudge_last;        /* last index at the previous check */
+    uint64_t nudge_idle_since_ms; /* when the log last grew */
+    unsigned nudge_count;         /* nudges sent in this term */
+    raft_term noop_applied_term;  /* term whose no-op was applied */
 
     /* coalesced read barriers */
     struct amk_raft_read *reads_head, *reads_tail; /* waiting for a barrier */
