@@ -45,8 +45,8 @@ static void proposed(struct amk_raft_propose *req, int status)
     s->pending = false;
 }
 
-static void take_over(struct amk_node *node, const char *centre,
-                      const char *by, uint64_t epoch)
+static void take_over(struct amk_node *node, const char *centre, const char *by,
+                      uint64_t epoch)
 {
     struct amk_supervisor *s = &node->supervisor;
     char reason[160], key[AMK_IDEM_KEY_MAX + 1];
@@ -73,8 +73,8 @@ static void take_over(struct amk_node *node, const char *centre,
         return;
     }
     s->propose.data = node;
-    int rv = amk_raft_node_propose(&node->raft, &s->propose, s->cmd, len,
-                                   proposed);
+    int rv =
+        amk_raft_node_propose(&node->raft, &s->propose, s->cmd, len, proposed);
     if (rv != 0) {
         free(s->cmd);
         s->cmd = NULL;
@@ -89,8 +89,7 @@ static void take_over(struct amk_node *node, const char *centre,
 
 /* The first centre of the backup list that controls itself and is alive. */
 static const char *choose_backup(struct amk_node *node, json_t *centres,
-                                 json_t *backups, uint64_t now,
-                                 uint64_t period)
+                                 json_t *backups, uint64_t now, uint64_t period)
 {
     size_t i;
     json_t *b;
@@ -145,15 +144,15 @@ void amk_supervisor_tick(struct amk_node *node)
     json_array_foreach(centres, i, c)
     {
         const char *id = json_string_value(json_object_get(c, "id"));
-        const char *ctl = json_string_value(json_object_get(c, "controlled_by"));
+        const char *ctl =
+            json_string_value(json_object_get(c, "controlled_by"));
         if (id == NULL || ctl == NULL || strcmp(id, ctl) != 0 ||
             !json_is_true(json_object_get(c, "auto_takeover")) ||
             alive(node, id, now, period)) {
             continue;
         }
-        const char *by = choose_backup(node, centres,
-                                       json_object_get(c, "backups"), now,
-                                       period);
+        const char *by = choose_backup(
+            node, centres, json_object_get(c, "backups"), now, period);
         if (by == NULL) {
             continue; /* nobody alive to take it: keep watching */
         }
