@@ -618,50 +618,13 @@ int sm_incident_note(struct amk_sm *sm)
     return rv;
 }
 
-struct resource_row {
-    uint8_t status;
-    uint64_t version;
-    char controlled_by[AMK_ID_MAX + 1];
-    char incident[AMK_ID_MAX + 1];
-};
-
-static const char SQL_RES_GET[] =
-    "SELECT status, version, controlled_by, coalesce(incident, '')"
-    " FROM resources WHERE id = ?1";
-
-static int resource_load(struct amk_sm *sm, struct amk_str idstr, char *rid,
-                         struct resource_row *row)
-{
-    sm_str_copy(rid, AMK_ID_MAX + 1, idstr);
-    sqlite3_stmt *s = sm_sql(sm, SQL_RES_GET);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
-    }
-    sm_bind_text(s, 1, rid);
-    int rv = sqlite3_step(s);
-    if (rv != SQLITE_ROW) {
-        sqlite3_reset(s);
-        if (rv != SQLITE_DONE) {
-            return sm_sqlite_error(sm, "load resource");
-        }
-        return sm_reject(sm, AMK_ENOTFOUND, "resource %s not found", rid);
-    }
-    const char *name = sm_col_text(s, 0);
-    amk_enum_parse(AMK_ENUM_RESOURCE_STATUS, name, strlen(name), &row->status);
-    row->version = (uint64_t)sqlite3_column_int64(s, 1);
-    snprintf(row->controlled_by, sizeof row->controlled_by, "%s",
-             sm_col_text(s, 2));
-    snprintf(row->incident, sizeof row->incident, "%s", sm_col_text(s, 3));
-    sqlite3_reset(s);
-    return AMK_OK;
-}
-
 /* A resource on this incident's write must be controlled by the acting
  * centre too (the same fence as the incident). */
 static int load_resource_for(struct amk_sm *sm, struct amk_str idstr, char *rid,
-                             struct resource_row *row)
+                             struct sm_resource_row *row)
 {
-    int rv = resource_load(sm, idstr, rid, row);
+    sm_str_copy(rid, AMK_ID_MAX + 1, idstr);
+    int rv = sm_resource_load(sm, rid, row);
     if (rv == AMK_OK && strcmp(row->controlled_by, sm->actor.centre) != 0) {
         uint64_t epoch = sm_centre_epoch(sm, row->controlled_by);
         return sm_reject_stale(sm, row->controlled_by, epoch,
@@ -677,7 +640,7 @@ int sm_incident_assign(struct amk_sm *sm)
     const struct amk_cmd_incident_resource *c = &sm->cmd->u.incident_assign;
     char id[AMK_ID_MAX + 1], rid[AMK_ID_MAX + 1];
     struct incident_row row;
-    struct resource_row res;
+    struct sm_resource_row res;
     int rv = load_for_write(sm, c->id, "incident.assigned", id, &row);
     if (rv == AMK_OK) {
         rv = require_open(sm, &row);
@@ -745,7 +708,7 @@ int sm_incident_assign(struct amk_sm *sm)
 
 /* The resource must be on this incident now. */
 static int require_assigned(struct amk_sm *sm, const char *id, const char *rid,
-                            const struct resource_row *res)
+                            const struct sm_resource_row *res)
 {
     if (strcmp(res->incident, id) != 0) {
         return sm_reject(sm, AMK_ECONFLICT,
@@ -759,7 +722,7 @@ int sm_incident_phase(struct amk_sm *sm)
     const struct amk_cmd_incident_phase *c = &sm->cmd->u.incident_phase;
     char id[AMK_ID_MAX + 1], rid[AMK_ID_MAX + 1];
     struct incident_row row;
-    struct resource_row res;
+    struct sm_resource_row res;
     int rv = load_for_write(sm, c->id, "incident.phase", id, &row);
     if (rv == AMK_OK) {
         rv = require_open(sm, &row);
@@ -791,7 +754,7 @@ int sm_incident_unassign(struct amk_sm *sm)
     const struct amk_cmd_incident_resource *c = &sm->cmd->u.incident_unassign;
     char id[AMK_ID_MAX + 1], rid[AMK_ID_MAX + 1];
     struct incident_row row;
-    struct resource_row res;
+    struct sm_resource_row res;
     int rv = load_for_write(sm, c->id, "incident.unassigned", id, &row);
     if (rv == AMK_OK) {
         rv = load_resource_for(sm, c->resource, rid, &res);

@@ -141,6 +141,18 @@ int sm_resource_position(struct amk_sm *sm);
 int sm_resource_alarm(struct amk_sm *sm);
 int sm_node_register(struct amk_sm *sm);
 
+/* resource.c, shared with incident.c: a resource's row as the handlers
+ * need it. sm_resource_load returns AMK_OK, or rejects NOT_FOUND. */
+struct sm_resource_row {
+    uint8_t status; /* enum amk_resource_status */
+    uint64_t version;
+    int64_t status_seq, pos_seq;
+    char controlled_by[AMK_ID_MAX + 1];
+    char incident[AMK_ID_MAX + 1]; /* "" when on no incident */
+};
+int sm_resource_load(struct amk_sm *sm, const char *id,
+                     struct sm_resource_row *row);
+
 /* resource.c, shared with incident.c: moves a resource on `incident` to a new
  * mission status (from a report or a phase command), keeping the assignment
  * and the incident's status in step. */

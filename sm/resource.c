@@ -10,17 +10,12 @@
 
 #include "internal.h"
 
-struct res_row {
-    uint8_t status;
-    int64_t status_seq, pos_seq;
-    char incident[AMK_ID_MAX + 1];
-};
-
 static const char SQL_GET[] =
-    "SELECT status, status_seq, pos_seq, coalesce(incident, '')"
-    " FROM resources WHERE id = ?1";
+    "SELECT status, version, status_seq, pos_seq, controlled_by,"
+    " coalesce(incident, '') FROM resources WHERE id = ?1";
 
-static int load(struct amk_sm *sm, const char *id, struct res_row *row)
+int sm_resource_load(struct amk_sm *sm, const char *id,
+                     struct sm_resource_row *row)
 {
     sqlite3_stmt *s = sm_sql(sm, SQL_GET);
     if (s == NULL) {
@@ -38,9 +33,12 @@ static int load(struct amk_sm *sm, const char *id, struct res_row *row)
     const char *name = sm_col_text(s, 0);
     row->status = 0;
     amk_enum_parse(AMK_ENUM_RESOURCE_STATUS, name, strlen(name), &row->status);
-    row->status_seq = sqlite3_column_int64(s, 1);
-    row->pos_seq = sqlite3_column_int64(s, 2);
-    snprintf(row->incident, sizeof row->incident, "%s", sm_col_text(s, 3));
+    row->version = (uint64_t)sqlite3_column_int64(s, 1);
+    row->status_seq = sqlite3_column_int64(s, 2);
+    row->pos_seq = sqlite3_column_int64(s, 3);
+    snprintf(row->controlled_by, sizeof row->controlled_by, "%s",
+             sm_col_text(s, 4));
+    snprintf(row->incident, sizeof row->incident, "%s", sm_col_text(s, 5));
     sqlite3_reset(s);
     return AMK_OK;
 }
@@ -158,14 +156,14 @@ static int require_reporter(struct amk_sm *sm)
 }
 
 static int report_prelude(struct amk_sm *sm, struct amk_str idstr,
-                          const char *event, char *id, struct res_row *row,
-                          int64_t seq)
+                          const char *event, char *id,
+                          struct sm_resource_row *row, int64_t seq)
 {
     sm_str_copy(id, AMK_ID_MAX + 1, idstr);
     sm_set_event(sm, event, AMK_OBJ_RESOURCE, id);
     int rv = require_reporter(sm);
     if (rv == AMK_OK) {
-        rv = load(sm, id, row);
+        rv = sm_resource_load(sm, id, row);
     }
     if (rv == AMK_OK && seq <= 0) {
         rv = sm_reject(sm, AMK_EINVALID, "seq: must be > 0");
@@ -280,7 +278,7 @@ int sm_resource_status(struct amk_sm *sm)
 {
     const struct amk_cmd_resource_status *c = &sm->cmd->u.resource_status;
     char id[AMK_ID_MAX + 1];
-    struct res_row row;
+    struct sm_resource_row row;
     int rv = report_prelude(sm, c->id, "resource.status", id, &row, c->seq);
     if (rv != AMK_OK) {
         return rv;
@@ -328,7 +326,7 @@ int sm_resource_alarm(struct amk_sm *sm)
 {
     const struct amk_cmd_resource_alarm *c = &sm->cmd->u.resource_alarm;
     char id[AMK_ID_MAX + 1];
-    struct res_row row;
+    struct sm_resource_row row;
     int rv = report_prelude(sm, c->id, "resource.alarm", id, &row, c->seq);
     if (rv != AMK_OK) {
         return rv;
@@ -360,7 +358,7 @@ int sm_resource_position(struct amk_sm *sm)
 {
     const struct amk_cmd_resource_position *c = &sm->cmd->u.resource_position;
     char id[AMK_ID_MAX + 1];
-    struct res_row row;
+    struct sm_resource_row row;
     int rv = report_prelude(sm, c->id, "resource.position", id, &row, c->seq);
     if (rv != AMK_OK) {
         return rv;
