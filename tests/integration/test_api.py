@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""tests/integration/test_api.py: the domain API contract beyond the smoke
+test (API.md, docs/api.md), on a 3-node cluster with writes through a
+follower: error codes and their shapes, resources and field reports with
+sequence ordering, assignment and its conflicts, transfer between centres,
+close, list pagination, events as pages and as a resumable SSE stream, and
+the audit log.
+
+Run: python3 test_api.py --amkd build/amkd api
+"""
+
+import http.client
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster import check, log, main  # noqa: E402
+
+_keys = [0]
+
+
+def key():
+    _keys[0] += 1
+    return "api-%d" % _keys[0]
+
+
+def expect(r, status, what, code=None):
+    check(r.status == status, "%s: want %d" % (what, status), r)
+    check(r.index is not None, "%s: X-Amk-Index" % what, r)
+    if code is not None:
+        check(r.error_code == code, "%s: want error code %s" % (what, code), r)
+        check(isinstance(r.json["error"].get("message"), str)
+              and r.json["error"]["message"], "%s: error message" % what, r)
+    return r
+
+
+def sse(node, headers, want, timeout=5.0):
+    """Reads an event stream until `want` events arrived; returns their ids
+    and the raw text."""
+    host, port = node.http_addr.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    h = {"Accept": "text/event-stream"}
+    h.update(headers)
+    conn.request("GET", "/v1/events", headers=h)
+    r = conn.getresponse()
+    check(r.status == 200, "event stream status %d" % r.status)
+    check(r.getheader("Content-Type", "").startswith("text/event-stream"),
+          "event stream content type")
+    ids, text = [], ""
+    while len(ids) < want:
+        line = r.fp.readline().decode()
+        check(line != "", "event stream ended after %d events" % len(ids))
+        text += line
+        if line.startswith("id: "):
+            ids.append(int(line[4:]))
+    conn.close()
+    return ids, text
+
+
+def announce_large_body(node, size):
+    """Sends only the headers of a body of `size` bytes: the server answers
+    before reading it (sending it all would meet a closed connection)."""
+    host, port = node.http_addr.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    try:
+        sock.sendall(("POST /v1/centres HTTP/1.1\r\nHost: x\r\n"
+                      "Content-Type: application/json\r\n"
+                      "Idempotency-Key: big\r\nContent-Length: %d\r\n\r\n{"
+                      % size).encode())
+        data = b""
+        while b"\r\n\r\n" not in data or len(data) < 200:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    text = data.decode(errors="replace")
+    status = int(text.split(" ")[1]) if text.startswith("HTTP/") else 0
+    return status, text
+
+
+def api(t):
+    c = t.cluster(3)
+    leader = c.leader()
+    f1, f2 = c.followers(leader)
+    w = f1  # writes through a follower
+    post = lambda path, body, **kw: w.write("POST", path, body, key(), **kw)
+
+    # --- Error shapes (API.md error table) ---
+    expect(w.http("POST", "/v1/centres", b"{not json",
+                  {"Idempotency-Key": key()}), 400, "malformed JSON", "INVALID")
+    expect(w.get("/v1/nowhere"), 404, "unknown route", "NOT_FOUND")
+    r = expect(w.http("PUT", "/v1/centres"), 405, "wrong method",
+               "METHOD_NOT_ALLOWED")
+    check("GET" in (r.header("allow") or ""), "405 lists Allow", r)
+    status, head = announce_large_body(w, 2 * 1024 * 1024)
+    check(status == 413, "body over 1 MiB: 413, got %r" % head)
+    check("too_large" in head.lower() and "x-amk-index" in head.lower(),
+          "413 TOO_LARGE with X-Amk-Index: %r" % head)
+    expect(w.http("POST", "/v1/centres", {"id": "x"},
+                  {"Idempotency-Key": "k" * 65}), 400, "key over 64 bytes",
+           "INVALID")
+    r = expect(post("/v1/centres", {"id": "oslo", "name": "AMK Oslo",
+                                    "region": "sor-ost", "backups": ["bergen"],
+                                    "auto_takeover": False}), 201, "oslo")
+    expect(post("/v1/centres", {"id": "bergen", "name": "AMK Bergen",
+                                "region": "vest", "auto_takeover": False}),
+           201, "bergen")
+    expect(w.get("/v1/centres/nowhere"), 404, "unknown centre", "NOT_FOUND")
+    r = expect(post("/v1/incidents", {"urgency": "acute"}), 401,
+               "incident without a session", "UNAUTHENTICATED")
+
+    so = expect(post("/v1/sessions", {"centre": "oslo", "console": "c1",
+                                      "operator": "nurse"}), 201,
+                "oslo login").json["id"]
+    sb = expect(post("/v1/sessions", {"centre": "bergen", "console": "c1",
+                                      "operator": "coord"}), 201,
+                "bergen login").json["id"]
+    obs = expect(post("/v1/sessions", {"centre": "oslo", "console": "wall",
+                                       "operator": "screen",
+                                       "role": "observer"}), 201,
+                 "observer login").json["id"]
+    r = expect(post("/v1/incidents", {"urgency": "nope"}, session=so), 400,
+               "unknown urgency", "INVALID")
+    check("urgency" in r.json["error"]["message"], "message names the field", r)
+    r = expect(post("/v1/incidents", {"urgency": "acute",
+                                      "location": {"lat": 91, "lon": 10}},
+                    session=so), 400, "latitude out of range", "INVALID")
+    check("lat" in r.json["error"]["message"], "message names lat", r)
+    expect(post("/v1/incidents", {"urgency": "acute"}, session=obs), 403,
+           "observer write (role not allowed)", "FORBIDDEN")
+
+    # --- Resources and field reports ---
+    for rid, issi in (("AMB-OSL-1", 2001001), ("AMB-OSL-2", 2001002),
+                      ("AMB-BGO-1", 2002001)):
+        home = "oslo" if "OSL" in rid else "bergen"
+        r = expect(post("/v1/resources", {"id": rid, "type": "ambulance",
+                                          "issi": issi, "home_centre": home}),
+                   201, "register " + rid)
+        check(r.json["status"] == "available_station", "new unit available", r)
+    expect(post("/v1/resources", {"id": "X", "type": "ambulance",
+                                  "issi": 2001001, "home_centre": "oslo"}),
+           409, "duplicate ISSI", "CONFLICT")
+    expect(post("/v1/resources", {"id": "Y", "type": "tank", "issi": 1,
+                                  "home_centre": "oslo"}), 400,
+           "unknown resource type", "INVALID")
+    expect(post("/v1/resources", {"id": "Z", "type": "ambulance",
+                                  "issi": 16777216, "home_centre": "oslo"}),
+           400, "ISSI over 24 bits", "INVALID")
+    r = expect(post("/v1/resources/AMB-OSL-1/position",
+                    {"lat": 59.91, "lon": 10.75, "seq": 5,
+                     "event_time": "2026-11-24T10:00:00.000Z"}, session=sb),
+               200, "position report")
+    check(r.json["applied"] is True and r.json["position"]["lat"] == 59.91,
+          "position applied", r)
+    r = expect(post("/v1/resources/AMB-OSL-1/position",
+                    {"lat": 60.0, "lon": 11.0, "seq": 4}, session=sb), 200,
+               "late position report")
+    check(r.json["applied"] is False and r.json["position"]["lat"] == 59.91,
+          "a late report never rolls a unit back", r)
+    r = expect(post("/v1/resources/AMB-OSL-1/status",
+                    {"status": "available_mobile", "seq": 1}, session=sb), 200,
+               "status report (its own counter)")
+    check(r.json["applied"] is True and r.json["status"] == "available_mobile",
+          "status applied", r)
+
+    # --- Incidents: create, assign, conflicts, transfer, close ---
+    inc = expect(post("/v1/incidents", {"urgency": "urgent",
+                                        "criterion": "10.01"}, session=so),
+                 201, "incident").json
+    check(inc["owner"] == "oslo" and inc["status"] == "new", "new incident", inc)
+    r = expect(post("/v1/incidents/%s/assignments" % inc["id"],
+                    {"resource": "AMB-OSL-1"}, session=so), 201, "assign")
+    check(r.json["status"] == "dispatched", "assignment dispatches", r)
+    inc2 = expect(post("/v1/incidents", {"urgency": "normal"}, session=so),
+                  201, "second incident").json
+    expect(post("/v1/incidents/%s/assignments" % inc2["id"],
+                {"resource": "AMB-OSL-1"}, session=so), 409,
+           "unit already on an incident", "CONFLICT")
+    r = expect(post("/v1/incidents/%s/assignments" % inc2["id"],
+                    {"resource": "AMB-BGO-1"}, session=so), 409,
+               "unit of another centre", "STALE_EPOCH")
+    check(r.json["error"]["owner"] == "bergen", "names the controller", r)
+    r = expect(post("/v1/resources/AMB-OSL-1/status",
+                    {"status": "on_scene", "seq": 2}, session=sb), 200,
+               "unit on scene")
+    r = expect(f2.get("/v1/incidents/" + inc["id"]), 200, "read incident")
+    check(r.json["status"] == "on_scene", "unit status moves the incident", r)
+    r = expect(post("/v1/incidents/%s/transfer" % inc2["id"], {"to": "bergen"},
+                    session=so), 200, "transfer request")
+    check(r.json["transfer_to"] == "bergen", "transfer pending", r)
+    expect(post("/v1/incidents/%s/transfer/accept" % inc2["id"], {},
+                session=so), 409, "the sender cannot accept", "STALE_EPOCH")
+    r = expect(post("/v1/incidents/%s/transfer/accept" % inc2["id"], {},
+                    session=sb), 200, "bergen accepts")
+    check(r.json["owner"] == "bergen", "incident moved to bergen", r)
+    r = expect(post("/v1/incidents/%s/close" % inc["id"],
+                    {"disposition": "transported"}, session=so), 200, "close")
+    check(r.json["status"] == "closed", "closed", r)
+    expect(post("/v1/incidents/%s/close" % inc["id"],
+                {"disposition": "transported"}, session=so), 409,
+           "close twice", "CONFLICT")
+    r = expect(f2.get("/v1/resources/AMB-OSL-1"), 200, "unit after close")
+    check(r.json["incident"] is None, "closing frees the unit", r)
+
+    # --- Lists and pagination ---
+    for i in range(5):
+        expect(post("/v1/incidents", {"urgency": "normal"}, session=sb), 201,
+               "bulk %d" % i)
+    r = expect(f2.get("/v1/incidents?limit=2"), 200, "page 1")
+    check(len(r.json["items"]) == 2 and r.json["next"], "page of 2", r)
+    seen = [i["id"] for i in r.json["items"]]
+    while r.json["next"]:
+        r = expect(f2.get("/v1/incidents?limit=2&after=" + r.json["next"]),
+                   200, "next page")
+        seen += [i["id"] for i in r.json["items"]]
+    check(len(seen) == len(set(seen)) == 6, "every open incident once: %r"
+          % seen)
+    r = expect(f2.get("/v1/incidents?status=all"), 200, "all incidents")
+    check(len(r.json["items"]) == 7, "all statuses", r)
+    expect(f2.get("/v1/incidents?status=sleeping"), 400, "bad filter",
+           "INVALID")
+
+    # --- Events: pages and a resumable stream ---
+    r = expect(f2.get("/v1/events?since=0&limit=5"), 200, "events page")
+    events = r.json["events"]
+    check(len(events) == 5 and r.json["next"] == events[-1]["index"],
+          "a page of 5 and its next", r)
+    check(all(a["index"] < b["index"] for a, b in zip(events, events[1:])),
+          "events in index order", r)
+    ids, text = sse(f2, {"Last-Event-ID": str(events[1]["index"])}, 3)
+    check(ids == [e["index"] for e in events[2:5]],
+          "SSE resumes after Last-Event-ID: %r" % ids)
+    check("data: {" in text, "SSE data lines carry the event JSON")
+
+    # --- Audit ---
+    r = expect(f2.get("/v1/audit?object=" + inc["id"]), 200, "audit")
+    actions = [e["action"] for e in r.json["items"]]
+    check("incident.create" in actions and "incident.close" in actions,
+          "audit of the incident: %r" % actions, r)
+    check(any(e["outcome"] == "CONFLICT" for e in r.json["items"]),
+          "rejections are audited", r)
+    log("%d checks' worth of API answered as documented" % len(actions))
+
+
+if __name__ == "__main__":
+    sys.exit(main({"api": api}))
