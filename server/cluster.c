@@ -211,6 +211,18 @@ static int metrics(struct amk_http_request *req)
            "Barriers sent to unstick a lagging follower.", "counter",
            st.nudges);
     latency_histogram(&buf, &len, &st);
+    metric(&buf, &len, "amk_event_subscribers",
+           "Live event streams (SSE) on this node.", "gauge",
+           node->api.events.n);
+    metric(&buf, &len, "amk_event_subscribers_dropped_total",
+           "Event streams ended because the subscriber fell behind.", "counter",
+           node->api.events.dropped);
+    metric(&buf, &len, "amk_events_published_total",
+           "Events pushed to live subscribers.", "counter",
+           node->api.events.published);
+    metric(&buf, &len, "amk_supervisor_takeovers_total",
+           "Automatic takeovers applied by this node as leader.", "counter",
+           node->supervisor.takeovers);
     struct amk_link_stats ls;
     amk_link_stats(&node->link, &ls);
     metric(&buf, &len, "amk_link_forwarded_total",
