@@ -62,7 +62,8 @@ struct ctl_http_request {
     const char *headers[8];    /* extra "Name: value" lines, NULL-ended */
     const char *body;          /* NULL: no body */
     size_t body_len;
-    int timeout_ms; /* for the whole exchange, connect included */
+    int timeout_ms;     /* for the whole exchange, connect included */
+    const char *accept; /* Accept header; NULL: application/json */
 };
 
 struct ctl_http_response {
@@ -83,6 +84,16 @@ int ctl_http_exchange(const struct ctl_http_request *req,
                       struct ctl_http_response *resp, char *errmsg);
 
 void ctl_http_response_clear(struct ctl_http_response *resp);
+
+/* Sends req and, if the answer is 200, hands each line of its body (without
+ * the line end) to on_line as it arrives, until on_line returns non-zero,
+ * the server ends the body, or nothing arrives for idle_ms. *status is the
+ * answer's status (a non-200 answer's body is not read). Returns CTL_HTTP_OK
+ * when the stream ended (by the server or on_line), or an error status with
+ * errmsg (including an idle timeout). */
+int ctl_http_stream(const struct ctl_http_request *req, int idle_ms,
+                    int (*on_line)(void *data, const char *line), void *data,
+                    int *status, char *errmsg);
 
 /* --- client.c: API calls with keys, retries, redirects, error text -------- */
 

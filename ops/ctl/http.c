@@ -256,10 +256,11 @@ static char *build_request(const struct ctl_http_request *req, size_t *len)
     char head[4096];
     int n = snprintf(head, sizeof head,
                      "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\n"
-                     "User-Agent: amkctl/0.1\r\nAccept: application/json\r\n"
+                     "User-Agent: amkctl/0.1\r\nAccept: %s\r\n"
                      "Connection: close\r\n",
                      req->method, req->target, v6 ? "[" : "", req->url->host,
-                     v6 ? "]" : "", req->url->port);
+                     v6 ? "]" : "", req->url->port,
+                     req->accept != NULL ? req->accept : "application/json");
     for (size_t i = 0; i < 8 && req->headers[i] != NULL; i++) {
         n += snprintf(head + n,
                       n < (int)sizeof head ? sizeof head - (size_t)n : 0,
@@ -586,4 +587,139 @@ void ctl_http_response_clear(struct ctl_http_response *resp)
     free(resp->body);
     memset(resp, 0, sizeof *resp);
     resp->retry_after = -1;
+}
+
+/* --- Streaming (Server-Sent Events) -------------------------------------- */
+
+#define STREAM_LINE_MAX (2u * 1024u * 1024u) /* one event's data line */
+
+struct lines {
+    char *buf;
+    size_t len, cap;
+};
+
+/* Feeds body bytes; calls on_line for each complete line. Returns non-zero
+ * when on_line asked to stop, -1 on a line over the cap or no memory. */
+static int feed(struct lines *l, const char *data, size_t n,
+                int (*on_line)(void *, const char *), void *arg)
+{
+    if (l->len + n + 1 > l->cap) {
+        size_t cap = l->cap == 0 ? 16384 : l->cap;
+        while (cap < l->len + n + 1) {
+            cap *= 2;
+        }
+        if (cap > STREAM_LINE_MAX + 16384) {
+            return -1;
+        }
+        char *grown = realloc(l->buf, cap);
+        if (grown == NULL) {
+            return -1;
+        }
+        l->buf = grown;
+        l->cap = cap;
+    }
+    memcpy(l->buf + l->len, data, n);
+    l->len += n;
+    size_t start = 0;
+    for (size_t i = 0; i < l->len; i++) {
+        if (l->buf[i] != '\n') {
+            continue;
+        }
+        size_t end = i > start && l->buf[i - 1] == '\r' ? i - 1 : i;
+        l->buf[end] = '\0';
+        int stop = on_line(arg, l->buf + start);
+        start = i + 1;
+        if (stop != 0) {
+            return stop;
+        }
+    }
+    memmove(l->buf, l->buf + start, l->len - start);
+    l->len -= start;
+    return 0;
+}
+
+/* Moves what was consumed out of the connection buffer. */
+static void compact(struct conn *c)
+{
+    memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+    c->len -= c->pos;
+    c->pos = 0;
+}
+
+int ctl_http_stream(const struct ctl_http_request *req, int idle_ms,
+                    int (*on_line)(void *data, const char *line), void *data,
+                    int *status, char *errmsg)
+{
+    struct ctl_http_response resp;
+    memset(&resp, 0, sizeof resp);
+    struct conn c = {.fd = -1,
+                     .timeout_ms = req->timeout_ms,
+                     .deadline_ms = now_ms() + req->timeout_ms,
+                     .errmsg = errmsg};
+    struct lines l = {0};
+    size_t len = 0;
+    *status = 0;
+    char *request = build_request(req, &len);
+    if (request == NULL) {
+        snprintf(errmsg, CTL_ERRMSG_SIZE, "out of memory or request too long");
+        return CTL_HTTP_ENOMEM;
+    }
+    int rv = connect_to(&c, req->url);
+    if (rv == CTL_HTTP_OK) {
+        rv = send_all(&c, request, len);
+    }
+    struct head h;
+    if (rv == CTL_HTTP_OK) {
+        rv = read_head(&c, &h, &resp);
+        *status = resp.status;
+    }
+    while (rv == CTL_HTTP_OK && resp.status == 200) {
+        /* The stream may stay quiet for a while: the deadline is idle time
+         * (the server sends a comment every 15 s). */
+        c.timeout_ms = idle_ms;
+        c.deadline_ms = now_ms() + idle_ms;
+        size_t n;
+        if (h.chunked) {
+            char *line;
+            rv = read_line(&c, 1024, &line);
+            if (rv != CTL_HTTP_OK) {
+                break;
+            }
+            n = (size_t)strtoull(line, NULL, 16);
+            if (n == 0) {
+                break; /* the server ended the stream */
+            }
+            rv = need(&c, n + 2);
+            if (rv != CTL_HTTP_OK) {
+                break;
+            }
+        } else {
+            if (c.len == c.pos) {
+                if (c.eof) {
+                    break;
+                }
+                rv = fill(&c);
+                continue;
+            }
+            n = c.len - c.pos;
+        }
+        int stop = feed(&l, c.buf + c.pos, n, on_line, data);
+        c.pos += n + (h.chunked ? 2 : 0);
+        compact(&c);
+        if (stop < 0) {
+            snprintf(errmsg, CTL_ERRMSG_SIZE, "an event over %u MiB",
+                     STREAM_LINE_MAX >> 20);
+            rv = CTL_HTTP_EPROTOCOL;
+        } else if (stop > 0) {
+            break;
+        }
+    }
+    if (c.fd >= 0) {
+        close(c.fd);
+    }
+    free(l.buf);
+    free(c.buf);
+    free(request);
+    ctl_http_response_clear(&resp);
+    return rv;
 }

@@ -1,8 +1,10 @@
-/* ops/ctl/watch.c: `watch [--since N]` follows the event log by polling
- * GET /v1/events?since=N every 500 ms (API.md "Events"), one line per event.
- * The SSE stream (Accept: text/event-stream) will replace the polling; the
- * output stays the same. */
+/* ops/ctl/watch.c: `watch [--since N]` follows the event log (API.md
+ * "Events"), one line per event: over the Server-Sent Events stream, which
+ * resumes after the last id it printed; when the stream is refused (an old
+ * server, too many subscribers) or ends with "event: resync", it reads pages
+ * of GET /v1/events?since=N and, caught up, opens the stream again. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -59,6 +61,72 @@ static int start_index(struct ctl *ctl, uint64_t *since)
     return CTL_EXIT_OK;
 }
 
+struct stream_state {
+    struct ctl *ctl;
+    uint64_t *since;
+    uint64_t id;  /* id: of the message being read */
+    char *data;   /* data: of the message being read */
+    bool resync;  /* the server asked the client to catch up */
+    bool stopped; /* the reader of our output went away */
+};
+
+/* One line of the stream (the SSE format: id, data, event, comments). */
+static int on_line(void *arg, const char *line)
+{
+    struct stream_state *st = arg;
+    if (strncmp(line, "id: ", 4) == 0) {
+        st->id = strtoull(line + 4, NULL, 10);
+    } else if (strncmp(line, "data: ", 6) == 0) {
+        free(st->data);
+        st->data = strdup(line + 6);
+    } else if (strcmp(line, "event: resync") == 0) {
+        st->resync = true;
+    } else if (line[0] == '\0' && st->data != NULL) {
+        json_t *event = json_loads(st->data, 0, NULL);
+        free(st->data);
+        st->data = NULL;
+        if (event != NULL) {
+            print_event(st->ctl, event);
+            json_decref(event);
+            *st->since = st->id;
+        }
+        if (fflush(st->ctl->out) != 0 || ferror(st->ctl->out)) {
+            st->stopped = true;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Follows the stream from *since. Returns 1 when the stream is not offered
+ * (fall back to polling), 2 when our reader went away, 0 when it ended
+ * (resync, server closed, connection lost: catch up and come back). */
+static int follow_stream(struct ctl *ctl, uint64_t *since)
+{
+    char path[64], last[64];
+    snprintf(path, sizeof path, "%.48s/v1/events", ctl->endpoint.prefix);
+    snprintf(last, sizeof last, "Last-Event-ID: %llu",
+             (unsigned long long)*since);
+    struct ctl_http_request req = {.method = "GET",
+                                   .url = &ctl->endpoint,
+                                   .target = path,
+                                   .headers = {last, NULL},
+                                   .timeout_ms = ctl->timeout_ms,
+                                   .accept = "text/event-stream"};
+    struct stream_state st = {.ctl = ctl, .since = since};
+    char errmsg[CTL_ERRMSG_SIZE];
+    int status = 0;
+    int rv = ctl_http_stream(&req, 45000, on_line, &st, &status, errmsg);
+    free(st.data);
+    if (st.stopped) {
+        return 2;
+    }
+    if (rv == CTL_HTTP_OK && status != 200 && status != 0) {
+        return 1;
+    }
+    return 0;
+}
+
 int ctl_watch_main(struct ctl *ctl, int argc, char **argv)
 {
     static const char usage[] = "watch [--since N]";
@@ -78,6 +146,7 @@ int ctl_watch_main(struct ctl *ctl, int argc, char **argv)
     }
     bool answered = false; /* the endpoint answered at least once */
     bool lost = false;     /* in an outage, already reported */
+    bool streaming = true; /* the server offers the event stream */
     for (;;) {
         char path[128];
         snprintf(path, sizeof path, "/v1/events?since=%llu&limit=%d",
@@ -121,7 +190,16 @@ int ctl_watch_main(struct ctl *ctl, int argc, char **argv)
         if (fflush(ctl->out) != 0 || ferror(ctl->out)) {
             return CTL_EXIT_OK; /* the reader went away (| head) */
         }
-        if (count < PAGE) {
+        if (count < PAGE && streaming) {
+            /* Caught up: follow the stream until it ends, then catch up
+             * from the last event it printed. */
+            int srv = follow_stream(ctl, &since);
+            if (srv == 2) {
+                return CTL_EXIT_OK;
+            }
+            streaming = srv == 0;
+            pause_ms(100); /* a stream that ends at once must not spin */
+        } else if (count < PAGE) {
             pause_ms(POLL_MS);
         }
     }
