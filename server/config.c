@@ -48,6 +48,16 @@ static const struct setting SETTINGS[] = {
      "entries kept behind a snapshot (4096)"},
     {"request-timeout-ms", K_UINT, FIELD(request_timeout_ms),
      "how long a write waits for its commit before 504 (5000)"},
+    {"max-body-bytes", K_UINT, FIELD(max_body_bytes),
+     "largest request body, else 413 (1048576)"},
+    {"max-connections", K_UINT, FIELD(max_connections),
+     "HTTP connections; beyond, 503 and close (1024)"},
+    {"max-subscribers", K_UINT, FIELD(max_subscribers),
+     "live event streams; beyond, 503 (1024)"},
+    {"http-read-timeout-ms", K_UINT, FIELD(http_read_timeout_ms),
+     "time to receive a whole request, and keep-alive idle (10000)"},
+    {"sse-buffer-bytes", K_UINT, FIELD(sse_buffer_bytes),
+     "bytes queued per event stream before it is ended (1048576)"},
 };
 
 #define N_SETTINGS (sizeof SETTINGS / sizeof SETTINGS[0])

@@ -33,6 +33,12 @@ struct amk_config {
     unsigned heartbeat_ms, election_ms;
     unsigned snapshot_threshold, snapshot_trailing;
     unsigned request_timeout_ms; /* a write's wait for its commit */
+    /* HTTP limits (0: the HTTP layer's default). */
+    unsigned max_body_bytes;
+    unsigned max_connections;
+    unsigned max_subscribers;
+    unsigned http_read_timeout_ms;
+    unsigned sse_buffer_bytes;
     char config_file[512];
 };
 

@@ -295,6 +295,20 @@ static int open_http(struct amk_node *node)
     hc.applied_index_data = node;
     hc.log = http_log;
     hc.log_data = node;
+    const struct amk_config *cfg = &node->config;
+    if (cfg->max_body_bytes != 0) {
+        hc.limits.max_body = cfg->max_body_bytes;
+    }
+    if (cfg->max_connections != 0) {
+        hc.limits.max_connections = cfg->max_connections;
+    }
+    if (cfg->http_read_timeout_ms != 0) {
+        hc.limits.request_timeout_ms = cfg->http_read_timeout_ms;
+        hc.limits.http2_idle_timeout_ms = cfg->http_read_timeout_ms;
+    }
+    if (cfg->sse_buffer_bytes != 0) {
+        hc.limits.sse_buffer = cfg->sse_buffer_bytes;
+    }
     if (amk_http_open(&node->http, &node->loop, &hc, errmsg) != 0) {
         snprintf(node->errmsg, sizeof node->errmsg, "--http: %.240s", errmsg);
         return -1;
@@ -460,7 +474,7 @@ int main(int argc, char **argv)
     }
     uv_loop_init(&node.loop);
     amk_backend_init(&node);
-    amk_api_events_init(&node.api.events, 0);
+    amk_api_events_init(&node.api.events, node.config.max_subscribers);
     /* Listeners first: a busy port must fail before raft touches the data
      * dir. */
     if (open_http(&node) != 0 || open_link(&node) != 0 ||

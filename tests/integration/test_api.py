@@ -245,5 +245,27 @@ def api(t):
     log("%d checks' worth of API answered as documented" % len(actions))
 
 
+def limits(t):
+    """The abuse limits are configurable: a body over --max-body-bytes is
+    413, a stream beyond --max-subscribers is 503 with Retry-After."""
+    c = t.cluster(1, extra=["--max-body-bytes", "1000",
+                            "--max-subscribers", "1"])
+    n = c[1]
+    body = {"id": "oslo", "name": "x" * 2000, "region": "sor-ost"}
+    expect(n.http("POST", "/v1/centres", body, {"Idempotency-Key": key()}),
+           413, "body over --max-body-bytes", "TOO_LARGE")
+    body["name"] = "AMK Oslo"
+    expect(n.write("POST", "/v1/centres", body, key()), 201,
+           "a body under the limit")
+    host, port = n.http_addr.rsplit(":", 1)
+    first = http.client.HTTPConnection(host, int(port), timeout=5)
+    first.request("GET", "/v1/events", headers={"Accept": "text/event-stream"})
+    check(first.getresponse().status == 200, "the first subscriber streams")
+    r = expect(n.get("/v1/events", headers={"Accept": "text/event-stream"}),
+               503, "a subscriber beyond --max-subscribers", "UNAVAILABLE")
+    check(r.header("retry-after") is not None, "503 carries Retry-After", r)
+    first.close()
+
+
 if __name__ == "__main__":
-    sys.exit(main({"api": api}))
+    sys.exit(main({"api": api, "limits": limits}))
