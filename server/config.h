@@ -33,6 +33,9 @@ struct amk_config {
     unsigned heartbeat_ms, election_ms;
     unsigned snapshot_threshold, snapshot_trailing;
     unsigned request_timeout_ms; /* a write's wait for its commit */
+    /* Replicated behaviour: every node must use the same values. */
+    unsigned events_retained; /* 0: sm's default (100000) */
+    unsigned idem_window_s;   /* 0: sm's default (24 h) */
     /* HTTP limits (0: the HTTP layer's default). */
     unsigned max_body_bytes;
     unsigned max_connections;

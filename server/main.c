@@ -468,7 +468,15 @@ int main(int argc, char **argv)
     }
     bool join = node.config.join[0] != '\0' && node.config.n_peers == 0 &&
                 !has_raft_data(node.config.data_dir);
-    if (amk_sm_open(&node.sm, NULL, errmsg) != 0) {
+    struct amk_sm_config smc;
+    amk_sm_config_default(&smc);
+    if (node.config.events_retained != 0) {
+        smc.events_retained = node.config.events_retained;
+    }
+    if (node.config.idem_window_s != 0) {
+        smc.idem_window_ms = (int64_t)node.config.idem_window_s * 1000;
+    }
+    if (amk_sm_open(&node.sm, &smc, errmsg) != 0) {
         fprintf(stderr, "amkd: state machine: %s\n", errmsg);
         return 1;
     }

@@ -267,5 +267,36 @@ def limits(t):
     first.close()
 
 
+def compacted(t):
+    """Events older than what is kept answer 410 COMPACTED, as pages and as a
+    stream; recent ones are served."""
+    c = t.cluster(1, extra=["--events-retained", "10"])
+    n = c[1]
+    expect(n.write("POST", "/v1/centres", {"id": "oslo", "name": "AMK Oslo",
+                                           "region": "sor-ost",
+                                           "auto_takeover": False}, key()),
+           201, "centre")
+    s = expect(n.write("POST", "/v1/sessions", {"centre": "oslo",
+                                                "console": "c",
+                                                "operator": "o"}, key()),
+               201, "login").json["id"]
+    expect(n.write("POST", "/v1/resources", {"id": "A1", "type": "ambulance",
+                                             "issi": 7, "home_centre": "oslo"},
+                   key()), 201, "unit")
+    # Housekeeping runs once per 1,024 raft indexes: go past one.
+    for seq in range(1, 1100):
+        r = n.http("POST", "/v1/resources/A1/position",
+                   {"lat": 60, "lon": 10, "seq": seq},
+                   {"X-Amk-Session": s})
+        check(r.status == 200, "position %d" % seq, r)
+    expect(n.get("/v1/events?since=0"), 410, "events long gone", "COMPACTED")
+    r = expect(n.get("/v1/events?since=%d" % (r.index - 5)), 200,
+               "recent events")
+    check(len(r.json["events"]) == 5, "the last five events", r)
+    expect(n.get("/v1/events", headers={"Accept": "text/event-stream",
+                                         "Last-Event-ID": "1"}), 410,
+           "a stream from a compacted point", "COMPACTED")
+
+
 if __name__ == "__main__":
-    sys.exit(main({"api": api, "limits": limits}))
+    sys.exit(main({"api": api, "limits": limits, "compacted": compacted}))
