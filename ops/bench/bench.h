@@ -12,6 +12,11 @@ int bench_sm(int argc, char **argv);
  * the first acknowledged write through a survivor (ops/bench/failover.c). */
 int bench_failover(int argc, char **argv);
 
+/* `amk-bench http [--target etcd --endpoints ...] [--seconds S]`: HTTP
+ * write throughput and latency of a local 3-node amkd cluster, or of etcd
+ * through its v3 JSON gateway (ops/bench/http.c). */
+int bench_http(int argc, char **argv);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t bench_now_ns(void);
 

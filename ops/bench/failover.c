@@ -7,9 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <arpa/inet.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,11 +24,11 @@
 #include <jansson.h>
 
 #include "bench.h"
+#include "http_client.h"
 
 #define NODES          3
 #define MAX_TRIALS     1000
 #define MAX_ACKS       100000
-#define RESPONSE_MAX   (1u << 20)
 #define RETRY_PAUSE_MS 10
 
 struct fnode {
@@ -94,191 +92,17 @@ static void sleep_ms(unsigned ms)
     }
 }
 
-/* --- a minimal HTTP/1.1 client: one request per connection ------------- */
-
-struct http_response {
-    int status; /* 0: no answer (connect, timeout, malformed) */
-    uint64_t index;
-    char *body; /* NUL-terminated, malloc'd; NULL if none */
-    size_t body_len;
-};
-
-static void http_response_clear(struct http_response *r)
-{
-    free(r->body);
-    memset(r, 0, sizeof *r);
-}
-
-static int connect_timeout(const char *address, unsigned timeout_ms)
-{
-    char host[64];
-    const char *colon = strrchr(address, ':');
-    if (colon == NULL || (size_t)(colon - address) >= sizeof host) {
-        return -1;
-    }
-    memcpy(host, address, (size_t)(colon - address));
-    host[colon - address] = '\0';
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        return -1;
-    }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (errno != EINPROGRESS || poll(&p, 1, (int)timeout_ms) != 1 ||
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-            close(fd);
-            return -1;
-        }
-    }
-    int flags = fcntl(fd, F_GETFL);
-    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
-static int send_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n <= 0) {
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* The value of header `name` (case-insensitive) in the head, or NULL. */
-static const char *header_value(const char *head, const char *name)
-{
-    size_t len = strlen(name);
-    for (const char *p = strstr(head, "\r\n"); p != NULL;
-         p = strstr(p, "\r\n")) {
-        p += 2;
-        if (strncasecmp(p, name, len) == 0 && p[len] == ':') {
-            p += len + 1;
-            while (*p == ' ') {
-                p++;
-            }
-            return p;
-        }
-    }
-    return NULL;
-}
-
-/* Sends one request (body may be NULL) and reads the whole answer: a
- * Content-Length body, or up to EOF (Connection: close). Returns the answer;
- * status 0 when none came within timeout_ms per step. */
-static struct http_response http_request(const char *address,
-                                         const char *method, const char *path,
-                                         const char *key, const char *body,
-                                         unsigned timeout_ms)
-{
-    struct http_response r = {0};
-    int fd = connect_timeout(address, timeout_ms);
-    if (fd < 0) {
-        return r;
-    }
-    char head[1024];
-    size_t body_len = body != NULL ? strlen(body) : 0;
-    int n = snprintf(head, sizeof head,
-                     "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-                     "%s%s%s"
-                     "Content-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n\r\n",
-                     method, path, address, key ? "Idempotency-Key: " : "",
-                     key ? key : "", key ? "\r\n" : "", body_len);
-    if (n < 0 || (size_t)n >= sizeof head || send_all(fd, head, (size_t)n) ||
-        (body_len > 0 && send_all(fd, body, body_len))) {
-        close(fd);
-        return r;
-    }
-    size_t cap = 8192, len = 0;
-    char *buf = malloc(cap);
-    char *end_of_head = NULL;
-    long content_length = -1;
-    while (buf != NULL) {
-        if (len + 1 >= cap) {
-            if (cap >= RESPONSE_MAX) {
-                break;
-            }
-            char *grown = realloc(buf, cap * 2);
-            if (grown == NULL) {
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-        ssize_t got = recv(fd, buf + len, cap - len - 1, 0);
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
-        if (got <= 0) {
-            break; /* EOF, timeout or error */
-        }
-        len += (size_t)got;
-        buf[len] = '\0';
-        if (end_of_head == NULL && (end_of_head = strstr(buf, "\r\n\r\n"))) {
-            *end_of_head = '\0';
-            const char *cl = header_value(buf, "content-length");
-            content_length = cl != NULL ? atol(cl) : -1;
-            *end_of_head = '\r';
-        }
-        if (end_of_head != NULL && content_length >= 0 &&
-            len >= (size_t)(end_of_head + 4 - buf) + (size_t)content_length) {
-            break;
-        }
-    }
-    close(fd);
-    if (buf == NULL || end_of_head == NULL || strncmp(buf, "HTTP/1.", 7) != 0) {
-        free(buf);
-        return r;
-    }
-    *end_of_head = '\0';
-    size_t body_at = (size_t)(end_of_head + 4 - buf);
-    if (content_length >= 0 && len < body_at + (size_t)content_length) {
-        free(buf); /* truncated */
-        return r;
-    }
-    r.status = atoi(buf + 9);
-    const char *index = header_value(buf, "x-amk-index");
-    r.index = index != NULL ? strtoull(index, NULL, 10) : 0;
-    r.body_len = len - body_at;
-    r.body = malloc(r.body_len + 1);
-    if (r.body != NULL) {
-        memcpy(r.body, buf + body_at, r.body_len);
-        r.body[r.body_len] = '\0';
-    }
-    free(buf);
-    return r;
-}
-
 /* GET path as JSON (status 200 only); NULL otherwise. */
 static json_t *get_json(struct failover *f, const struct fnode *node,
                         const char *path)
 {
-    struct http_response r =
-        http_request(node->http, "GET", path, NULL, NULL, f->http_timeout_ms);
+    struct http_client_response r = http_client_request(
+        node->http, "GET", path, NULL, NULL, f->http_timeout_ms);
     json_t *out = NULL;
     if (r.status == 200 && r.body != NULL) {
         out = json_loads(r.body, 0, NULL);
     }
-    http_response_clear(&r);
+    http_client_response_clear(&r);
     return out;
 }
 
@@ -455,10 +279,10 @@ static uint64_t applied_index(struct failover *f, struct fnode *node)
 
 static bool ready(struct failover *f, struct fnode *node)
 {
-    struct http_response r = http_request(node->http, "GET", "/readyz", NULL,
-                                          NULL, f->http_timeout_ms);
+    struct http_client_response r = http_client_request(
+        node->http, "GET", "/readyz", NULL, NULL, f->http_timeout_ms);
     bool ok = r.status == 200;
-    http_response_clear(&r);
+    http_client_response_clear(&r);
     return ok;
 }
 
@@ -474,15 +298,15 @@ static int write_once(struct failover *f, struct fnode *node, const char *id,
              "{\"id\":\"%s\",\"name\":\"Failover %s\",\"region\":\"vest\","
              "\"backups\":[],\"auto_takeover\":false}",
              id, id);
-    struct http_response r = http_request(node->http, "POST", "/v1/centres", id,
-                                          body, f->http_timeout_ms);
+    struct http_client_response r = http_client_request(
+        node->http, "POST", "/v1/centres", id, body, f->http_timeout_ms);
     int status = r.status;
     snprintf(f->last_body, sizeof f->last_body, "%s",
              r.body != NULL ? r.body : "");
     if (index != NULL) {
         *index = r.index;
     }
-    http_response_clear(&r);
+    http_client_response_clear(&r);
     if (status == 201 && f->n_acked < MAX_ACKS) {
         snprintf(f->acked[f->n_acked++], sizeof f->acked[0], "%s", id);
     }

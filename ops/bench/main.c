@@ -22,7 +22,14 @@ static void usage(FILE *out)
                  "                           kill -9 the leader of a local"
                  " 3-node cluster N times;\n"
                  "                           time to the first acknowledged"
-                 " write through a survivor\n");
+                 " write through a survivor\n"
+                 "       amk-bench http [--seconds S] [--amkd PATH] [--keep]\n"
+                 "       amk-bench http --target etcd --endpoints H:P,..."
+                 " [--seconds S]\n"
+                 "                           HTTP writes/s, p50 and p99 at 1,"
+                 " 16 and 64 keep-alive\n"
+                 "                           connections, then a mixed 80/20"
+                 " read/write profile\n");
 }
 
 int main(int argc, char **argv)
@@ -37,6 +44,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "failover") == 0) {
         return bench_failover(argc - 2, argv + 2);
+    }
+    if (strcmp(argv[1], "http") == 0) {
+        return bench_http(argc - 2, argv + 2);
     }
     fprintf(stderr, "amk-bench: unknown benchmark '%s'\n", argv[1]);
     usage(stderr);
