@@ -235,6 +235,36 @@ def api(t):
           "SSE resumes after Last-Event-ID: %r" % ids)
     check("data: {" in text, "SSE data lines carry the event JSON")
 
+    # --- The remaining routes: phase, unassign, cancel, centre PATCH,
+    # sessions read and closed ---
+    inc3 = expect(post("/v1/incidents", {"urgency": "acute"}, session=so),
+                  201, "third incident").json
+    expect(post("/v1/incidents/%s/assignments" % inc3["id"],
+                {"resource": "AMB-OSL-2"}, session=so), 201, "assign unit 2")
+    r = expect(post("/v1/incidents/%s/assignments/AMB-OSL-2/phase" % inc3["id"],
+                    {"phase": "en_route"}, session=so), 200, "phase")
+    check(r.json["assignments"][0]["phase"] == "en_route", "phase recorded", r)
+    r = expect(w.write("DELETE", "/v1/incidents/%s/assignments/AMB-OSL-2"
+                       % inc3["id"], None, key(), session=so), 200,
+               "unassign")
+    check(r.json["assignments"][0]["active"] is False, "assignment ended", r)
+    r = expect(post("/v1/incidents/%s/cancel" % inc3["id"],
+                    {"reason": "caller cancelled"}, session=so), 200, "cancel")
+    check(r.json["status"] == "cancelled", "cancelled", r)
+    r = expect(w.write("PATCH", "/v1/centres/oslo",
+                       {"service_state": "overloaded"}, key(), session=so),
+               200, "centre declares itself overloaded")
+    check(r.json["service_state"] == "overloaded", "service state set", r)
+    r = expect(w.write("PATCH", "/v1/centres/bergen", {"name": "AMK Bergen"
+                       " (Haukeland)"}, key()), 200, "rename a centre")
+    check(r.header("etag") == '"2"', "PATCH raises the version", r)
+    r = expect(f2.get("/v1/sessions/" + so), 200, "read a session")
+    check(r.json["centre"] == "oslo" and r.json["valid"] is True, "session", r)
+    r = expect(w.write("DELETE", "/v1/sessions/" + obs, None, key(),
+                       session=obs), 204, "log out")
+    expect(post("/v1/sessions/%s/heartbeat" % obs, {}), 401,
+           "heartbeat of a closed session", "UNAUTHENTICATED")
+
     # --- Audit ---
     r = expect(f2.get("/v1/audit?object=" + inc["id"]), 200, "audit")
     actions = [e["action"] for e in r.json["items"]]
