@@ -251,6 +251,21 @@ def api(t):
     r = expect(post("/v1/incidents/%s/cancel" % inc3["id"],
                     {"reason": "caller cancelled"}, session=so), 200, "cancel")
     check(r.json["status"] == "cancelled", "cancelled", r)
+    r = expect(post("/v1/resources/AMB-OSL-2/alarm", {"on": True, "seq": 50},
+                    session=sb), 200, "emergency alarm")
+    check(r.json["applied"] is True and r.json["alarm"] is True, "alarm on", r)
+    r = expect(post("/v1/resources/AMB-OSL-2/status",
+                    {"status": "available_station", "seq": 49}, session=sb),
+               200, "status older than the alarm (shared counter)")
+    check(r.json["applied"] is False, "the alarm's seq orders statuses too", r)
+    inc4 = expect(post("/v1/incidents", {"urgency": "normal"}, session=so),
+                  201, "fourth incident").json
+    expect(post("/v1/incidents/%s/transfer" % inc4["id"], {"to": "bergen"},
+                session=so), 200, "transfer request")
+    r = expect(post("/v1/incidents/%s/transfer/reject" % inc4["id"],
+                    {"reason": "no capacity"}, session=sb), 200, "reject")
+    check(r.json["owner"] == "oslo" and r.json["transfer_to"] is None,
+          "a rejected transfer leaves the owner", r)
     r = expect(w.write("PATCH", "/v1/centres/oslo",
                        {"service_state": "overloaded"}, key(), session=so),
                200, "centre declares itself overloaded")
