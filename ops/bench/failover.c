@@ -5,17 +5,12 @@
  * caught up. At the end every acknowledged write must be readable. Every
  * process it starts is killed by PID on every exit path. */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,75 +20,30 @@
 
 #include "bench.h"
 #include "http_client.h"
+#include "local.h"
 
-#define NODES          3
 #define MAX_TRIALS     1000
 #define MAX_ACKS       100000
 #define RETRY_PAUSE_MS 10
 
-struct fnode {
-    unsigned id;
-    char raft[32], http[32], binary[32];
-    char data_dir[600], log_path[600];
-    pid_t pid; /* 0: not running */
-};
-
 struct failover {
-    char amkd[1024];
-    char dir[512];
-    unsigned base_port;
+    struct bench_cluster c; /* amkd, dir, ports, nodes, keep */
     unsigned trials;
     unsigned http_timeout_ms;
     bool any_survivor; /* --via any: write through whichever survivor takes */
-    bool keep;
-    struct fnode nodes[NODES];
-    char peers[256];
     char (*acked)[48];
     unsigned n_acked;
     unsigned seq;
     char last_body[300]; /* of the last write's answer, for error messages */
 };
 
-/* The processes started, for the signal and exit handlers. */
-static volatile pid_t started_pids[NODES];
-
-static void kill_started(void)
-{
-    for (unsigned i = 0; i < NODES; i++) {
-        pid_t pid = started_pids[i];
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            started_pids[i] = 0;
-        }
-    }
-}
-
-static void on_fatal_signal(int signum)
-{
-    for (unsigned i = 0; i < NODES; i++) {
-        if (started_pids[i] > 0) {
-            kill(started_pids[i], SIGKILL); /* async-signal-safe */
-        }
-    }
-    signal(signum, SIG_DFL);
-    raise(signum);
-}
-
 static double ms_since(uint64_t start_ns)
 {
     return (double)(bench_now_ns() - start_ns) / 1e6;
 }
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* GET path as JSON (status 200 only); NULL otherwise. */
-static json_t *get_json(struct failover *f, const struct fnode *node,
+static json_t *get_json(struct failover *f, const struct bench_node *node,
                         const char *path)
 {
     struct http_client_response r = http_client_request(
@@ -108,146 +58,40 @@ static json_t *get_json(struct failover *f, const struct fnode *node,
 
 /* --- processes --------------------------------------------------------- */
 
-static int start_node(struct failover *f, struct fnode *node)
-{
-    char id[16];
-    snprintf(id, sizeof id, "%u", node->id);
-    char *argv[] = {f->amkd,        "--id",       id,           "--data-dir",
-                    node->data_dir, "--raft",     node->raft,   "--http",
-                    node->http,     "--binary",   node->binary, "--peers",
-                    f->peers,       "--insecure", NULL};
-    int log_fd =
-        open(node->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log_fd < 0) {
-        fprintf(stderr, "amk-bench: %s: %s\n", node->log_path, strerror(errno));
-        return -1;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(log_fd);
-        return -1;
-    }
-    if (pid == 0) {
-        /* Dies with the bench even if the bench is SIGKILLed. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) {
-            _exit(127);
-        }
-        int devnull = open("/dev/null", O_RDONLY);
-        dup2(devnull, 0);
-        dup2(log_fd, 1);
-        dup2(log_fd, 2);
-        execv(f->amkd, argv);
-        dprintf(2, "amk-bench: exec %s: %s\n", f->amkd, strerror(errno));
-        _exit(127);
-    }
-    close(log_fd);
-    node->pid = pid;
-    started_pids[node->id - 1] = pid;
-    return 0;
-}
-
-static void kill_node(struct fnode *node)
-{
-    if (node->pid > 0) {
-        kill(node->pid, SIGKILL);
-        waitpid(node->pid, NULL, 0);
-        started_pids[node->id - 1] = 0;
-        node->pid = 0;
-    }
-}
-
-/* A node that exited by itself is reported and counted as stopped. */
-static bool node_alive(struct fnode *node)
-{
-    if (node->pid <= 0) {
-        return false;
-    }
-    int status;
-    if (waitpid(node->pid, &status, WNOHANG) == node->pid) {
-        fprintf(stderr,
-                "amk-bench: node %u (pid %d) exited on its own (%s %d);"
-                " see %s\n",
-                node->id, (int)node->pid,
-                WIFEXITED(status) ? "status" : "signal",
-                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                node->log_path);
-        started_pids[node->id - 1] = 0;
-        node->pid = 0;
-        return false;
-    }
-    return true;
-}
-
-static bool port_free(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    close(fd);
-    return ok;
-}
-
-static int pick_base_port(struct failover *f)
-{
-    if (f->base_port != 0) {
-        return 0;
-    }
-    unsigned h = (unsigned)getpid() * 2654435761u;
-    for (unsigned attempt = 0; attempt < 64; attempt++) {
-        unsigned base = 10000 + ((h + attempt * 7919u) % 1100) * 20;
-        bool ok = true;
-        for (unsigned p = base; p < base + 3 * NODES && ok; p++) {
-            ok = port_free(p);
-        }
-        if (ok) {
-            f->base_port = base;
-            return 0;
-        }
-    }
-    fprintf(stderr, "amk-bench: no free ports found\n");
-    return -1;
-}
-
 /* --- cluster views ----------------------------------------------------- */
 
 /* The leader every running node agrees on (itself running), or NULL. */
-static struct fnode *agreed_leader(struct failover *f)
+static struct bench_node *agreed_leader(struct failover *f)
 {
     long leader = -1;
-    for (unsigned i = 0; i < NODES; i++) {
-        if (!node_alive(&f->nodes[i])) {
+    for (unsigned i = 0; i < BENCH_NODES; i++) {
+        if (!bench_node_alive(&f->c.nodes[i])) {
             continue;
         }
-        json_t *v = get_json(f, &f->nodes[i], "/v1/cluster");
+        json_t *v = get_json(f, &f->c.nodes[i], "/v1/cluster");
         json_t *l = v != NULL ? json_object_get(v, "leader") : NULL;
         long id = json_is_integer(l) ? (long)json_integer_value(l) : 0;
         json_decref(v);
-        if (id <= 0 || id > NODES || (leader >= 0 && id != leader)) {
+        if (id <= 0 || id > BENCH_NODES || (leader >= 0 && id != leader)) {
             return NULL;
         }
         leader = id;
     }
-    if (leader <= 0 || !node_alive(&f->nodes[leader - 1])) {
+    if (leader <= 0 || !bench_node_alive(&f->c.nodes[leader - 1])) {
         return NULL;
     }
-    return &f->nodes[leader - 1];
+    return &f->c.nodes[leader - 1];
 }
 
-static struct fnode *wait_leader(struct failover *f, unsigned timeout_ms)
+static struct bench_node *wait_leader(struct failover *f, unsigned timeout_ms)
 {
     uint64_t start = bench_now_ns();
     while (ms_since(start) < timeout_ms) {
-        struct fnode *l = agreed_leader(f);
+        struct bench_node *l = agreed_leader(f);
         if (l != NULL) {
             return l;
         }
-        sleep_ms(20);
+        bench_sleep_ms(20);
     }
     return NULL;
 }
@@ -255,7 +99,7 @@ static struct fnode *wait_leader(struct failover *f, unsigned timeout_ms)
 /* Every member is in the node directory (its "http" address known, which
  * followers need to forward to it as a new leader). An amkd whose cluster
  * view has no "http" field counts as complete. */
-static bool directory_complete(struct failover *f, struct fnode *node)
+static bool directory_complete(struct failover *f, struct bench_node *node)
 {
     json_t *v = get_json(f, node, "/v1/cluster");
     json_t *members = v != NULL ? json_object_get(v, "members") : NULL;
@@ -268,7 +112,7 @@ static bool directory_complete(struct failover *f, struct fnode *node)
     return complete;
 }
 
-static uint64_t applied_index(struct failover *f, struct fnode *node)
+static uint64_t applied_index(struct failover *f, struct bench_node *node)
 {
     json_t *v = get_json(f, node, "/v1/cluster");
     json_t *a = v != NULL ? json_object_get(v, "applied_index") : NULL;
@@ -277,7 +121,7 @@ static uint64_t applied_index(struct failover *f, struct fnode *node)
     return out;
 }
 
-static bool ready(struct failover *f, struct fnode *node)
+static bool ready(struct failover *f, struct bench_node *node)
 {
     struct http_client_response r = http_client_request(
         node->http, "GET", "/readyz", NULL, NULL, f->http_timeout_ms);
@@ -290,8 +134,8 @@ static bool ready(struct failover *f, struct fnode *node)
 
 /* One write attempt with id/key `id`: 201 records the ack. Returns the
  * status (0: no answer) and the index of the answer. */
-static int write_once(struct failover *f, struct fnode *node, const char *id,
-                      uint64_t *index)
+static int write_once(struct failover *f, struct bench_node *node,
+                      const char *id, uint64_t *index)
 {
     char body[256];
     snprintf(body, sizeof body,
@@ -316,9 +160,9 @@ static int write_once(struct failover *f, struct fnode *node, const char *id,
 /* Writes a new centre through one of `via` (n_via nodes, taken in turn),
  * retrying the same key on 503/504/no answer until acknowledged or
  * timeout_ms passes. Returns 0 when acknowledged. */
-static int write_acked(struct failover *f, struct fnode **via, unsigned n_via,
-                       unsigned timeout_ms, uint64_t *index, int *last_status,
-                       struct fnode **acked_by)
+static int write_acked(struct failover *f, struct bench_node **via,
+                       unsigned n_via, unsigned timeout_ms, uint64_t *index,
+                       int *last_status, struct bench_node **acked_by)
 {
     char id[48];
     snprintf(id, sizeof id, "fo-%u-%u", (unsigned)getpid(), ++f->seq);
@@ -340,7 +184,7 @@ static int write_acked(struct failover *f, struct fnode **via, unsigned n_via,
         if (ms_since(start) >= timeout_ms) {
             return -1;
         }
-        sleep_ms(RETRY_PAUSE_MS);
+        bench_sleep_ms(RETRY_PAUSE_MS);
     }
 }
 
@@ -373,24 +217,24 @@ static int parse_args(struct failover *f, int argc, char **argv)
     f->http_timeout_ms = 3000;
     const char *env = getenv("AMK_AMKD");
     if (env != NULL && env[0] != '\0') {
-        snprintf(f->amkd, sizeof f->amkd, "%s", env);
+        snprintf(f->c.amkd, sizeof f->c.amkd, "%s", env);
     } else {
         char self[900];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
         if (n <= 0) {
-            snprintf(f->amkd, sizeof f->amkd, "amkd");
+            snprintf(f->c.amkd, sizeof f->c.amkd, "amkd");
         } else {
             self[n] = '\0';
             char *slash = strrchr(self, '/');
             *slash = '\0';
-            snprintf(f->amkd, sizeof f->amkd, "%s/amkd", self);
+            snprintf(f->c.amkd, sizeof f->c.amkd, "%s/amkd", self);
         }
     }
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--keep") == 0) {
-            f->keep = true;
+            f->c.keep = true;
             continue;
         }
         if (v == NULL) {
@@ -399,11 +243,11 @@ static int parse_args(struct failover *f, int argc, char **argv)
         }
         i++;
         if (strcmp(a, "--amkd") == 0) {
-            snprintf(f->amkd, sizeof f->amkd, "%s", v);
+            snprintf(f->c.amkd, sizeof f->c.amkd, "%s", v);
         } else if (strcmp(a, "--trials") == 0) {
             f->trials = (unsigned)strtoul(v, NULL, 10);
         } else if (strcmp(a, "--base-port") == 0) {
-            f->base_port = (unsigned)strtoul(v, NULL, 10);
+            f->c.base_port = (unsigned)strtoul(v, NULL, 10);
         } else if (strcmp(a, "--via") == 0 &&
                    (strcmp(v, "survivor") == 0 || strcmp(v, "any") == 0)) {
             f->any_survivor = strcmp(v, "any") == 0;
@@ -416,11 +260,11 @@ static int parse_args(struct failover *f, int argc, char **argv)
         fprintf(stderr, "amk-bench: --trials: 1..%d\n", MAX_TRIALS);
         return -1;
     }
-    if (access(f->amkd, X_OK) != 0) {
+    if (access(f->c.amkd, X_OK) != 0) {
         fprintf(stderr,
                 "amk-bench: amkd not found at %s (--amkd or"
                 " AMK_AMKD)\n",
-                f->amkd);
+                f->c.amkd);
         return -1;
     }
     return 0;
@@ -428,54 +272,21 @@ static int parse_args(struct failover *f, int argc, char **argv)
 
 static int setup(struct failover *f)
 {
-    snprintf(f->dir, sizeof f->dir, "%s/amk-bench-failover-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(f->dir) == NULL) {
-        fprintf(stderr, "amk-bench: mkdtemp: %s\n", strerror(errno));
-        return -1;
-    }
-    if (pick_base_port(f) != 0) {
-        return -1;
-    }
-    size_t off = 0;
-    for (unsigned i = 0; i < NODES; i++) {
-        struct fnode *n = &f->nodes[i];
-        unsigned base = f->base_port + 3 * i;
-        n->id = i + 1;
-        snprintf(n->raft, sizeof n->raft, "127.0.0.1:%u", base);
-        snprintf(n->http, sizeof n->http, "127.0.0.1:%u", base + 1);
-        snprintf(n->binary, sizeof n->binary, "127.0.0.1:%u", base + 2);
-        snprintf(n->data_dir, sizeof n->data_dir, "%s/n%u", f->dir, n->id);
-        snprintf(n->log_path, sizeof n->log_path, "%s/n%u.log", f->dir, n->id);
-        off += (size_t)snprintf(f->peers + off, sizeof f->peers - off,
-                                "%s%u@%s", i ? "," : "", n->id, n->raft);
-    }
-    return 0;
+    return bench_cluster_init(&f->c, "failover");
 }
 
 static void cleanup(struct failover *f)
 {
-    for (unsigned i = 0; i < NODES; i++) {
-        kill_node(&f->nodes[i]);
-    }
-    kill_started();
-    if (f->keep) {
-        printf("kept %s\n", f->dir);
-    } else if (f->dir[0] != '\0') {
-        char cmd[700];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "amk-bench: could not remove %s\n", f->dir);
-        }
-    }
+    bench_cluster_close(&f->c);
 }
 
 static void print_log_tails(struct failover *f)
 {
-    for (unsigned i = 0; i < NODES; i++) {
+    for (unsigned i = 0; i < BENCH_NODES; i++) {
         char cmd[800];
-        fprintf(stderr, "--- %s (last 15 lines)\n", f->nodes[i].log_path);
-        snprintf(cmd, sizeof cmd, "tail -n 15 '%s' >&2", f->nodes[i].log_path);
+        fprintf(stderr, "--- %s (last 15 lines)\n", f->c.nodes[i].log_path);
+        snprintf(cmd, sizeof cmd, "tail -n 15 '%s' >&2",
+                 f->c.nodes[i].log_path);
         if (system(cmd) != 0) {
             fprintf(stderr, "(no log)\n");
         }
@@ -485,13 +296,14 @@ static void print_log_tails(struct failover *f)
 /* Waits until every node answers /readyz and the killed node's applied
  * index reaches `target`, writing through `via` meanwhile (a lagging
  * follower is only sent entries when there is something to send). */
-static int wait_caught_up(struct failover *f, struct fnode *node,
-                          struct fnode *via, uint64_t target, double *took_ms)
+static int wait_caught_up(struct failover *f, struct bench_node *node,
+                          struct bench_node *via, uint64_t target,
+                          double *took_ms)
 {
     uint64_t start = bench_now_ns();
     unsigned tick = 0;
     while (ms_since(start) < 30000) {
-        if (!node_alive(node)) {
+        if (!bench_node_alive(node)) {
             return -1;
         }
         if (ready(f, node) && applied_index(f, node) >= target) {
@@ -509,7 +321,7 @@ static int wait_caught_up(struct failover *f, struct fnode *node,
                 return -1;
             }
         }
-        sleep_ms(20);
+        bench_sleep_ms(20);
     }
     return -1;
 }
@@ -518,11 +330,12 @@ static int run(struct failover *f)
 {
     printf("amk-bench failover: 3 x %s, default timeouts, in %s (ports"
            " %u..%u), %u trials, writes through %s\n",
-           f->amkd, f->dir, f->base_port, f->base_port + 3 * NODES - 1,
-           f->trials, f->any_survivor ? "any survivor" : "one survivor");
+           f->c.amkd, f->c.dir, f->c.base_port,
+           f->c.base_port + 3 * BENCH_NODES - 1, f->trials,
+           f->any_survivor ? "any survivor" : "one survivor");
     fflush(stdout);
-    for (unsigned i = 0; i < NODES; i++) {
-        if (start_node(f, &f->nodes[i]) != 0) {
+    for (unsigned i = 0; i < BENCH_NODES; i++) {
+        if (bench_node_start(&f->c, &f->c.nodes[i]) != 0) {
             return -1;
         }
     }
@@ -536,33 +349,33 @@ static int run(struct failover *f)
     uint64_t warm = bench_now_ns();
     while (ms_since(warm) < 20000) {
         bool complete = true;
-        for (unsigned i = 0; i < NODES && complete; i++) {
-            complete = directory_complete(f, &f->nodes[i]);
+        for (unsigned i = 0; i < BENCH_NODES && complete; i++) {
+            complete = directory_complete(f, &f->c.nodes[i]);
         }
         if (complete) {
             break;
         }
-        sleep_ms(50);
+        bench_sleep_ms(50);
     }
     double failover_ms[MAX_TRIALS], catchup_ms[MAX_TRIALS];
     printf("%5s %7s %7s %7s %11s %12s %6s\n", "trial", "killed", "via",
            "leader", "failover_ms", "catch-up_ms", "acked");
     fflush(stdout);
     for (unsigned t = 0; t < f->trials; t++) {
-        struct fnode *leader = wait_leader(f, 20000);
+        struct bench_node *leader = wait_leader(f, 20000);
         if (leader == NULL) {
             fprintf(stderr, "amk-bench: trial %u: no agreed leader\n", t + 1);
             return -1;
         }
-        struct fnode *survivors[NODES - 1];
+        struct bench_node *survivors[BENCH_NODES - 1];
         unsigned n_surv = 0;
-        for (unsigned i = 0; i < NODES; i++) {
-            if (&f->nodes[i] != leader) {
-                survivors[n_surv++] = &f->nodes[i];
+        for (unsigned i = 0; i < BENCH_NODES; i++) {
+            if (&f->c.nodes[i] != leader) {
+                survivors[n_surv++] = &f->c.nodes[i];
             }
         }
         unsigned n_via = f->any_survivor ? n_surv : 1;
-        struct fnode **via = survivors;
+        struct bench_node **via = survivors;
         if (f->any_survivor) {
             /* Before the kill only the leader takes writes without
              * forwarding. */
@@ -587,8 +400,8 @@ static int run(struct failover *f)
         via = survivors;
         n_via = f->any_survivor ? n_surv : 1;
         uint64_t killed_at = bench_now_ns();
-        kill_node(leader);
-        struct fnode *first_via = NULL;
+        bench_node_kill(leader);
+        struct bench_node *first_via = NULL;
         if (write_acked(f, via, n_via, 30000, &index, &status, &first_via) !=
             0) {
             fprintf(stderr,
@@ -598,7 +411,7 @@ static int run(struct failover *f)
             return -1;
         }
         failover_ms[t] = ms_since(killed_at);
-        struct fnode *new_leader = wait_leader(f, 10000);
+        struct bench_node *new_leader = wait_leader(f, 10000);
         for (unsigned w = 0; w < 5; w++) {
             if (write_acked(f, via, n_via, 10000, &index, &status, NULL) != 0) {
                 fprintf(stderr,
@@ -608,7 +421,7 @@ static int run(struct failover *f)
                 return -1;
             }
         }
-        if (start_node(f, leader) != 0 ||
+        if (bench_node_start(&f->c, leader) != 0 ||
             wait_caught_up(f, leader, via[0], index, &catchup_ms[t]) != 0) {
             fprintf(stderr,
                     "amk-bench: trial %u: node %u did not catch up to"
@@ -624,7 +437,7 @@ static int run(struct failover *f)
 
     /* Every acknowledged write must be readable (linearizable reads on the
      * leader and local reads on every node). */
-    struct fnode *leader = wait_leader(f, 20000);
+    struct bench_node *leader = wait_leader(f, 20000);
     if (leader == NULL) {
         fprintf(stderr, "amk-bench: no leader for the final check\n");
         return -1;
@@ -670,16 +483,7 @@ int bench_failover(int argc, char **argv)
     if (f.acked == NULL) {
         return 1;
     }
-    atexit(kill_started);
-    struct sigaction sa = {.sa_handler = on_fatal_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    /* A hard bound on the whole run: every step has its own timeout; this
-     * catches what they miss. */
-    alarm(120 + 90 * f.trials);
+    bench_guard(120 + 90 * f.trials);
     int rv = setup(&f);
     if (rv == 0) {
         rv = run(&f);

@@ -7,16 +7,12 @@
  * drives an etcd 3.4 cluster through its JSON gateway (PUT and linearizable
  * range). Every process it starts is killed by PID on every exit path. */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,8 +21,8 @@
 
 #include "bench.h"
 #include "http_client.h"
+#include "local.h"
 
-#define NODES          3
 #define MAX_CONNS      64
 #define MAX_ENDPOINTS  8
 #define MAX_IDS        200000
@@ -35,25 +31,14 @@
 #define MIXED_CONNS    16
 #define MIXED_READ_PCT 80
 
-struct hnode {
-    unsigned id;
-    char raft[32], http[32], binary[32];
-    char data_dir[600], log_path[600];
-    pid_t pid; /* 0: not running */
-};
-
 struct hbench {
-    char amkd[1024];
-    char dir[512];
+    struct bench_cluster c; /* amkd, dir, nodes, keep */
     unsigned seconds;
     bool etcd;
-    bool keep; /* --keep: keep the temp dir with data and logs */
     char endpoints[MAX_ENDPOINTS][64];
     unsigned n_endpoints;
     char target[64]; /* the address the load goes to */
     char session[128];
-    struct hnode nodes[NODES];
-    char peers[256];
     pthread_mutex_t ids_lock;
     char (*ids)[ID_LEN]; /* created incident ids (etcd: keys), for reads */
     size_t n_ids;
@@ -71,38 +56,6 @@ struct worker {
     int last_bad_status;
     char last_bad_body[160];
 };
-
-static volatile pid_t started_pids[NODES];
-
-static void kill_started(void)
-{
-    for (unsigned i = 0; i < NODES; i++) {
-        pid_t pid = started_pids[i];
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            started_pids[i] = 0;
-        }
-    }
-}
-
-static void on_fatal_signal(int signum)
-{
-    for (unsigned i = 0; i < NODES; i++) {
-        if (started_pids[i] > 0) {
-            kill(started_pids[i], SIGKILL); /* async-signal-safe */
-        }
-    }
-    signal(signum, SIG_DFL);
-    raise(signum);
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 static void base64(const char *in, char *out, size_t out_size)
 {
@@ -240,7 +193,7 @@ static void *worker_run(void *arg)
             snprintf(w->last_bad_body, sizeof w->last_bad_body, "%s",
                      status != 0 ? http_client_conn_body(&c) : "");
             if (status == 0) {
-                sleep_ms(10); /* no answer: do not spin on a dead peer */
+                bench_sleep_ms(10); /* no answer: do not spin on a dead peer */
             }
         }
     }
@@ -363,58 +316,6 @@ static void etcd_pick_leader(struct hbench *b)
 
 /* --- amkd -------------------------------------------------------------- */
 
-static int start_node(struct hbench *b, struct hnode *node)
-{
-    char id[16];
-    snprintf(id, sizeof id, "%u", node->id);
-    char *argv[] = {b->amkd,        "--id",       id,           "--data-dir",
-                    node->data_dir, "--raft",     node->raft,   "--http",
-                    node->http,     "--binary",   node->binary, "--peers",
-                    b->peers,       "--insecure", NULL};
-    int log_fd =
-        open(node->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log_fd < 0) {
-        fprintf(stderr, "amk-bench: %s: %s\n", node->log_path, strerror(errno));
-        return -1;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(log_fd);
-        return -1;
-    }
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) {
-            _exit(127);
-        }
-        int devnull = open("/dev/null", O_RDONLY);
-        dup2(devnull, 0);
-        dup2(log_fd, 1);
-        dup2(log_fd, 2);
-        execv(b->amkd, argv);
-        dprintf(2, "amk-bench: exec %s: %s\n", b->amkd, strerror(errno));
-        _exit(127);
-    }
-    close(log_fd);
-    node->pid = pid;
-    started_pids[node->id - 1] = pid;
-    return 0;
-}
-
-static bool port_free(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    close(fd);
-    return ok;
-}
-
 static json_t *post_json(const char *address, const char *path, const char *key,
                          const char *body, int *status)
 {
@@ -430,39 +331,11 @@ static json_t *post_json(const char *address, const char *path, const char *key,
  * the session. */
 static int amk_setup(struct hbench *b)
 {
-    snprintf(b->dir, sizeof b->dir, "%s/amk-bench-http-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(b->dir) == NULL) {
-        fprintf(stderr, "amk-bench: mkdtemp: %s\n", strerror(errno));
+    if (bench_cluster_init(&b->c, "http") != 0) {
         return -1;
     }
-    unsigned base = 0, h = (unsigned)getpid() * 2654435761u;
-    for (unsigned attempt = 0; attempt < 64 && base == 0; attempt++) {
-        unsigned candidate = 10000 + ((h + attempt * 7919u) % 1100) * 20;
-        bool ok = true;
-        for (unsigned p = candidate; p < candidate + 3 * NODES && ok; p++) {
-            ok = port_free(p);
-        }
-        base = ok ? candidate : 0;
-    }
-    if (base == 0) {
-        fprintf(stderr, "amk-bench: no free ports found\n");
-        return -1;
-    }
-    size_t off = 0;
-    for (unsigned i = 0; i < NODES; i++) {
-        struct hnode *n = &b->nodes[i];
-        n->id = i + 1;
-        snprintf(n->raft, sizeof n->raft, "127.0.0.1:%u", base + 3 * i);
-        snprintf(n->http, sizeof n->http, "127.0.0.1:%u", base + 3 * i + 1);
-        snprintf(n->binary, sizeof n->binary, "127.0.0.1:%u", base + 3 * i + 2);
-        snprintf(n->data_dir, sizeof n->data_dir, "%s/n%u", b->dir, n->id);
-        snprintf(n->log_path, sizeof n->log_path, "%s/n%u.log", b->dir, n->id);
-        off += (size_t)snprintf(b->peers + off, sizeof b->peers - off,
-                                "%s%u@%s", i ? "," : "", n->id, n->raft);
-    }
-    for (unsigned i = 0; i < NODES; i++) {
-        if (start_node(b, &b->nodes[i]) != 0) {
+    for (unsigned i = 0; i < BENCH_NODES; i++) {
+        if (bench_node_start(&b->c, &b->c.nodes[i]) != 0) {
             return -1;
         }
     }
@@ -470,26 +343,27 @@ static int amk_setup(struct hbench *b)
     uint64_t start = bench_now_ns();
     while (leader == 0 && bench_now_ns() - start < 20000000000u) {
         long agreed = -1;
-        for (unsigned i = 0; i < NODES && agreed != 0; i++) {
+        for (unsigned i = 0; i < BENCH_NODES && agreed != 0; i++) {
             int status;
-            json_t *v =
-                post_json(b->nodes[i].http, "/v1/cluster", NULL, NULL, &status);
+            json_t *v = post_json(b->c.nodes[i].http, "/v1/cluster", NULL, NULL,
+                                  &status);
             json_t *l = json_object_get(v, "leader");
             long id = json_is_integer(l) ? (long)json_integer_value(l) : 0;
             json_decref(v);
-            agreed =
-                id > 0 && id <= NODES && (agreed < 0 || agreed == id) ? id : 0;
+            agreed = id > 0 && id <= BENCH_NODES && (agreed < 0 || agreed == id)
+                         ? id
+                         : 0;
         }
         leader = agreed > 0 ? agreed : 0;
         if (leader == 0) {
-            sleep_ms(50);
+            bench_sleep_ms(50);
         }
     }
     if (leader == 0) {
         fprintf(stderr, "amk-bench: no agreed leader within 20 s\n");
         return -1;
     }
-    snprintf(b->target, sizeof b->target, "%s", b->nodes[leader - 1].http);
+    snprintf(b->target, sizeof b->target, "%s", b->c.nodes[leader - 1].http);
     int status;
     char key[64];
     snprintf(key, sizeof key, "bench-centre-%d", (int)getpid());
@@ -520,16 +394,7 @@ static int amk_setup(struct hbench *b)
 
 static void amk_cleanup(struct hbench *b)
 {
-    kill_started();
-    if (b->keep) {
-        printf("kept %s\n", b->dir);
-    } else if (b->dir[0] != '\0') {
-        char cmd[700];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->dir);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "amk-bench: could not remove %s\n", b->dir);
-        }
-    }
+    bench_cluster_close(&b->c);
 }
 
 /* --- arguments --------------------------------------------------------- */
@@ -556,24 +421,24 @@ static int parse_args(struct hbench *b, int argc, char **argv)
     char self[900];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (env != NULL && env[0] != '\0') {
-        snprintf(b->amkd, sizeof b->amkd, "%s", env);
+        snprintf(b->c.amkd, sizeof b->c.amkd, "%s", env);
     } else if (n > 0) {
         self[n] = '\0';
         *strrchr(self, '/') = '\0';
-        snprintf(b->amkd, sizeof b->amkd, "%s/amkd", self);
+        snprintf(b->c.amkd, sizeof b->c.amkd, "%s/amkd", self);
     } else {
-        snprintf(b->amkd, sizeof b->amkd, "amkd");
+        snprintf(b->c.amkd, sizeof b->c.amkd, "amkd");
     }
     for (int i = 0; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--keep") == 0) {
-            b->keep = true;
+            b->c.keep = true;
             i--;
         } else if (v == NULL) {
             usage();
             return -1;
         } else if (strcmp(a, "--amkd") == 0) {
-            snprintf(b->amkd, sizeof b->amkd, "%s", v);
+            snprintf(b->c.amkd, sizeof b->c.amkd, "%s", v);
         } else if (strcmp(a, "--seconds") == 0) {
             b->seconds = (unsigned)strtoul(v, NULL, 10);
         } else if (strcmp(a, "--target") == 0 &&
@@ -601,10 +466,10 @@ static int parse_args(struct hbench *b, int argc, char **argv)
         fprintf(stderr, "amk-bench: --target etcd needs --endpoints\n");
         return -1;
     }
-    if (!b->etcd && access(b->amkd, X_OK) != 0) {
+    if (!b->etcd && access(b->c.amkd, X_OK) != 0) {
         fprintf(stderr,
                 "amk-bench: amkd not found at %s (--amkd or AMK_AMKD)\n",
-                b->amkd);
+                b->c.amkd);
         return -1;
     }
     return 0;
@@ -621,14 +486,7 @@ int bench_http(int argc, char **argv)
         return 1;
     }
     pthread_mutex_init(&b.ids_lock, NULL);
-    atexit(kill_started);
-    struct sigaction sa = {.sa_handler = on_fatal_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    alarm(120 + 4 * (b.seconds + 2 * TIMEOUT_MS / 1000));
+    bench_guard(120 + 4 * (b.seconds + 2 * TIMEOUT_MS / 1000));
     int rv;
     if (b.etcd) {
         etcd_pick_leader(&b);
@@ -642,7 +500,7 @@ int bench_http(int argc, char **argv)
         if (rv == 0) {
             printf("amk-bench http: 3 x %s (--insecure, default timeouts), "
                    "leader %s, POST /v1/incidents, %u s per level\n",
-                   b.amkd, b.target, b.seconds);
+                   b.c.amkd, b.target, b.seconds);
             fflush(stdout);
             rv = run_load(&b);
         }
