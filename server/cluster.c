@@ -167,13 +167,7 @@ static void metric(char **buf, size_t *len, const char *name, const char *help,
     char line[512];
     int n = snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
                      name, help, name, type, name, (unsigned long long)value);
-    char *grown = realloc(*buf, *len + (size_t)n + 1);
-    if (grown == NULL) {
-        return;
-    }
-    memcpy(grown + *len, line, (size_t)n + 1);
-    *buf = grown;
-    *len += (size_t)n;
+    append(buf, len, line, (size_t)n);
 }
 
 static int metrics(struct amk_http_request *req)
