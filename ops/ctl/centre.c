@@ -20,24 +20,6 @@ static int centre_path(struct ctl *ctl, char *path, size_t cap,
     return 0;
 }
 
-/* Runs call and prints --json or, for people, line (with the answer). */
-static int run(struct ctl *ctl, struct ctl_call *call,
-               void (*line)(struct ctl *ctl, json_t *body))
-{
-    struct ctl_reply reply;
-    int rv = ctl_client_run(ctl, call, &reply);
-    if (rv != CTL_EXIT_OK) {
-        return rv;
-    }
-    if (ctl->json) {
-        ctl_show_json(ctl, reply.body);
-    } else {
-        line(ctl, reply.body);
-    }
-    ctl_reply_clear(&reply);
-    return CTL_EXIT_OK;
-}
-
 static void join(const json_t *list, char *out, size_t cap)
 {
     out[0] = '\0';
@@ -99,7 +81,7 @@ static int centre_list(struct ctl *ctl, int argc, char **argv)
     return rv == 0 ? CTL_EXIT_OK : ctl_fail(ctl, CTL_EXIT_API, "out of memory");
 }
 
-static void show_object(struct ctl *ctl, json_t *body)
+static void show_object(struct ctl *ctl, const json_t *body)
 {
     ctl_show_object(ctl, body);
 }
@@ -119,10 +101,10 @@ static int centre_get(struct ctl *ctl, int argc, char **argv)
         return rv;
     }
     struct ctl_call call = {.method = "GET", .path = path};
-    return run(ctl, &call, show_object);
+    return ctl_client_show(ctl, &call, show_object);
 }
 
-static void created_line(struct ctl *ctl, json_t *c)
+static void created_line(struct ctl *ctl, const json_t *c)
 {
     char id[128], name[256], region[128], backups[512];
     join(json_object_get(c, "backups"), backups, sizeof backups);
@@ -156,13 +138,13 @@ static int centre_create(struct ctl *ctl, int argc, char **argv)
                                              : json_array());
     struct ctl_call call = {
         .method = "POST", .path = "/v1/centres", .body = body, .write = true};
-    rv = run(ctl, &call, created_line);
+    rv = ctl_client_show(ctl, &call, created_line);
     json_decref(body);
     ctl_args_free(opts, N(opts));
     return rv;
 }
 
-static void takeover_line(struct ctl *ctl, json_t *c)
+static void takeover_line(struct ctl *ctl, const json_t *c)
 {
     char id[128], by[128], epoch[32];
     fprintf(ctl->out, "centre %s is now controlled by %s (epoch %s)\n",
@@ -198,12 +180,12 @@ static int centre_takeover(struct ctl *ctl, int argc, char **argv)
     }
     struct ctl_call call = {
         .method = "POST", .path = path, .body = body, .write = true};
-    rv = run(ctl, &call, takeover_line);
+    rv = ctl_client_show(ctl, &call, takeover_line);
     json_decref(body);
     return rv;
 }
 
-static void handback_line(struct ctl *ctl, json_t *c)
+static void handback_line(struct ctl *ctl, const json_t *c)
 {
     char id[128], epoch[32];
     fprintf(ctl->out, "centre %s controls itself again (epoch %s)\n",
@@ -231,7 +213,7 @@ static int centre_handback(struct ctl *ctl, int argc, char **argv)
                              opts[0].value != NULL ? "keep" : "return");
     struct ctl_call call = {
         .method = "POST", .path = path, .body = body, .write = true};
-    rv = run(ctl, &call, handback_line);
+    rv = ctl_client_show(ctl, &call, handback_line);
     json_decref(body);
     return rv;
 }
@@ -256,7 +238,7 @@ int ctl_centre_main(struct ctl *ctl, int argc, char **argv)
                     " ... (see amkctl --help)");
 }
 
-static void session_line(struct ctl *ctl, json_t *s)
+static void session_line(struct ctl *ctl, const json_t *s)
 {
     char id[128], centre[128];
     fprintf(ctl->out, "%s\n", ctl_show_field(s, "id", id, sizeof id));
@@ -292,7 +274,7 @@ static int session_open(struct ctl *ctl, int argc, char **argv)
     }
     struct ctl_call call = {
         .method = "POST", .path = "/v1/sessions", .body = body, .write = true};
-    rv = run(ctl, &call, session_line);
+    rv = ctl_client_show(ctl, &call, session_line);
     json_decref(body);
     return rv;
 }

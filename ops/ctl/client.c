@@ -428,3 +428,20 @@ int ctl_client_list(struct ctl *ctl, const char *path, json_t **items)
     }
     return CTL_EXIT_OK;
 }
+
+int ctl_client_show(struct ctl *ctl, const struct ctl_call *call,
+                    void (*show)(struct ctl *ctl, const json_t *body))
+{
+    struct ctl_reply reply;
+    int rv = ctl_client_run(ctl, call, &reply);
+    if (rv != CTL_EXIT_OK) {
+        return rv;
+    }
+    if (ctl->json) {
+        ctl_show_json(ctl, reply.body);
+    } else {
+        show(ctl, reply.body);
+    }
+    ctl_reply_clear(&reply);
+    return CTL_EXIT_OK;
+}

@@ -148,6 +148,11 @@ int ctl_client_run(struct ctl *ctl, const struct ctl_call *call,
  * new array. */
 int ctl_client_list(struct ctl *ctl, const char *path, json_t **items);
 
+/* Runs call and prints the answer: as JSON with --json, else with show.
+ * Returns the exit code of ctl_client_run. */
+int ctl_client_show(struct ctl *ctl, const struct ctl_call *call,
+                    void (*show)(struct ctl *ctl, const json_t *body));
+
 void ctl_reply_clear(struct ctl_reply *reply);
 
 /* Prints "amkctl: <fmt>" and a newline on ctl->err; returns exit_code. */

@@ -212,7 +212,7 @@ static void label(struct ctl *ctl, const char *name)
     fprintf(ctl->out, "%-13s", name);
 }
 
-static void show_incident(struct ctl *ctl, json_t *inc)
+static void show_incident(struct ctl *ctl, const json_t *inc)
 {
     char a[256], b[256], c[256], d[256];
     fprintf(ctl->out, "incident %s\n", ctl_show_field(inc, "id", a, sizeof a));
@@ -314,17 +314,7 @@ static int incident_get(struct ctl *ctl, int argc, char **argv)
         return rv;
     }
     struct ctl_call call = {.method = "GET", .path = path};
-    struct ctl_reply reply;
-    rv = ctl_client_run(ctl, &call, &reply);
-    if (rv == CTL_EXIT_OK) {
-        if (ctl->json) {
-            ctl_show_json(ctl, reply.body);
-        } else {
-            show_incident(ctl, reply.body);
-        }
-    }
-    ctl_reply_clear(&reply);
-    return rv;
+    return ctl_client_show(ctl, &call, show_incident);
 }
 
 static int incident_list(struct ctl *ctl, int argc, char **argv)

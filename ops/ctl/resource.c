@@ -77,17 +77,7 @@ static int resource_get(struct ctl *ctl, int argc, char **argv)
         return rv;
     }
     struct ctl_call call = {.method = "GET", .path = path};
-    struct ctl_reply reply;
-    rv = ctl_client_run(ctl, &call, &reply);
-    if (rv == CTL_EXIT_OK) {
-        if (ctl->json) {
-            ctl_show_json(ctl, reply.body);
-        } else {
-            ctl_show_object(ctl, reply.body);
-        }
-    }
-    ctl_reply_clear(&reply);
-    return rv;
+    return ctl_client_show(ctl, &call, ctl_show_object);
 }
 
 static int resource_status(struct ctl *ctl, int argc, char **argv)
