@@ -659,4 +659,38 @@ static inline int h_body_has(struct h_ctx *h, const char *needle)
     } while (0)
 #define H_OK(h, expr) H_EXPECT(h, AMK_OK, expr)
 
+/* The fixture most sm test files share: a state machine set up with
+ * h_world(), and the table row of a table-driven case (cmocka's prestate;
+ * NULL for other tests). */
+struct h_fixture {
+    struct h_ctx h;
+    const void *row;
+};
+
+static inline int h_fixture_setup(void **state)
+{
+    struct h_fixture *f = calloc(1, sizeof *f);
+    if (f == NULL) {
+        return -1;
+    }
+    f->row = *state;
+    h_open(&f->h);
+    h_world(&f->h);
+    *state = f;
+    return 0;
+}
+
+static inline int h_fixture_teardown(void **state)
+{
+    struct h_fixture *f = *state;
+    h_close(&f->h);
+    free(f);
+    return 0;
+}
+
+static inline struct h_ctx *h_fixture_ctx(void **state)
+{
+    return &((struct h_fixture *)*state)->h;
+}
+
 #endif

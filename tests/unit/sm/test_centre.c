@@ -9,35 +9,11 @@
 
 #include "harness.h"
 
-struct fixture {
-    struct h_ctx h;
-    const void *row; /* the table row of a table-driven case */
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->row = *state;
-    h_open(&f->h);
-    h_world(&f->h);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    h_close(&f->h);
-    free(f);
-    return 0;
-}
-
 /* --- centre.register ----------------------------------------------------- */
 
 static void test_register_ok(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     struct amk_cmd c;
     h_cmd(&c, AMK_CMD_CENTRE_REGISTER, AMK_ROLE_ADMIN, NULL);
     c.u.centre_register.id = amk_str_c("tromso");
@@ -70,7 +46,7 @@ static void test_register_ok(void **state)
 
 static void test_register_duplicate(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     const char *before = h_get(h, AMK_OBJ_CENTRE, "oslo");
     H_EXPECT(h, AMK_ECONFLICT, h_centre(h, "oslo", NULL));
     assert_null(h->r.event);
@@ -81,7 +57,7 @@ static void test_register_duplicate(void **state)
 
 static void test_register_forbidden(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     uint8_t roles[] = {AMK_ROLE_OPERATOR, AMK_ROLE_BRIDGE, AMK_ROLE_OBSERVER};
     for (size_t i = 0; i < sizeof roles; i++) {
         struct amk_cmd c;
@@ -123,7 +99,7 @@ static const struct bad_register bad_registers[] = {
 
 static void test_register_invalid(void **state)
 {
-    struct fixture *f = *state;
+    struct h_fixture *f = *state;
     struct h_ctx *h = &f->h;
     const struct bad_register *row = f->row;
     struct amk_cmd c;
@@ -156,7 +132,7 @@ static void test_register_invalid(void **state)
 
 static void test_update_ok(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     struct amk_cmd c;
     h_cmd(&c, AMK_CMD_CENTRE_UPDATE, AMK_ROLE_ADMIN, NULL);
     c.u.centre_update.id = amk_str_c("oslo");
@@ -189,7 +165,7 @@ static void test_update_ok(void **state)
 
 static void test_update_if_match(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     struct amk_cmd c;
     h_cmd(&c, AMK_CMD_CENTRE_UPDATE, AMK_ROLE_ADMIN, NULL);
     c.u.centre_update.id = amk_str_c("oslo");
@@ -209,7 +185,7 @@ static void test_update_if_match(void **state)
 
 static void test_update_rejections(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     struct amk_cmd c;
     h_cmd(&c, AMK_CMD_CENTRE_UPDATE, AMK_ROLE_OPERATOR, "s-oslo");
     c.u.centre_update.id = amk_str_c("oslo");
@@ -241,7 +217,7 @@ static void test_update_rejections(void **state)
 
 static void test_set_state_admin(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     for (uint8_t s = 0; s < amk_enum_count(AMK_ENUM_SERVICE_STATE); s++) {
         H_OK(h, h_set_state(h, NULL, "bergen", s));
         assert_string_equal(h_js(h, h->r.body, "$.service_state"),
@@ -255,7 +231,7 @@ static void test_set_state_admin(void **state)
 
 static void test_set_state_session(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_set_state(h, "s-oslo", "oslo", AMK_SS_OVERLOADED));
     assert_string_equal(h_gs(h, AMK_OBJ_CENTRE, "oslo", "$.service_state"),
                         "overloaded");
@@ -298,7 +274,7 @@ static void test_set_state_session(void **state)
 
 static void test_set_state_if_match(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     struct amk_cmd c;
     h_cmd(&c, AMK_CMD_CENTRE_SET_STATE, AMK_ROLE_ADMIN, NULL);
     c.u.centre_set_state.id = amk_str_c("oslo");
@@ -314,7 +290,7 @@ static void test_set_state_if_match(void **state)
 
 static void test_session_open(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_session(h, "s2", "oslo", AMK_ROLE_OPERATOR));
     assert_true(h->r.created);
     assert_string_equal(h_js(h, h->r.body, "$.centre"), "oslo");
@@ -346,7 +322,7 @@ static void test_session_open(void **state)
 
 static void test_session_close(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     /* Another session may not close it; the session itself may. */
     H_EXPECT(h, AMK_EFORBIDDEN, h_session_close(h, "s-bergen", "s-oslo"));
     H_OK(h, h_session_close(h, "s-oslo", "s-oslo"));
@@ -373,16 +349,18 @@ static void test_session_close(void **state)
 
 #define BAD_REGISTER(i)                                                        \
     cmocka_unit_test_prestate_setup_teardown(                                  \
-        test_register_invalid, setup, teardown, (void *)&bad_registers[i])
+        test_register_invalid, h_fixture_setup, h_fixture_teardown,            \
+        (void *)&bad_registers[i])
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_register_ok, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_register_duplicate, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_register_forbidden, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_register_ok, h_fixture_setup,
+                                        h_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_register_duplicate,
+                                        h_fixture_setup, h_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_register_forbidden,
+                                        h_fixture_setup, h_fixture_teardown),
         BAD_REGISTER(0),
         BAD_REGISTER(1),
         BAD_REGISTER(2),
@@ -394,17 +372,22 @@ int main(void)
         BAD_REGISTER(8),
         BAD_REGISTER(9),
         BAD_REGISTER(10),
-        cmocka_unit_test_setup_teardown(test_update_ok, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_if_match, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_rejections, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_set_state_admin, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_set_state_session, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_set_state_if_match, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_session_open, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_session_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_ok, h_fixture_setup,
+                                        h_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_update_if_match, h_fixture_setup,
+                                        h_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_update_rejections, h_fixture_setup,
+                                        h_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_set_state_admin, h_fixture_setup,
+                                        h_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_set_state_session, h_fixture_setup,
+                                        h_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_set_state_if_match,
+                                        h_fixture_setup, h_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_session_open, h_fixture_setup,
+                                        h_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_session_close, h_fixture_setup,
+                                        h_fixture_teardown),
     };
     _Static_assert(sizeof bad_registers / sizeof bad_registers[0] == 11,
                    "register every bad_registers row");

@@ -10,24 +10,10 @@
 
 #include "harness.h"
 
-struct fixture {
-    struct h_ctx h;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    h_open(&f->h);
-    h_world(&f->h);
-    *state = f;
-    return 0;
-}
-
 /* At least 10 newest events kept. */
 static int setup_short_retention(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
+    struct h_fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     struct amk_sm_config cfg;
     amk_sm_config_default(&cfg);
@@ -36,19 +22,6 @@ static int setup_short_retention(void **state)
     h_world(&f->h);
     *state = f;
     return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    h_close(&f->h);
-    free(f);
-    return 0;
-}
-
-static struct h_ctx *ctx(void **state)
-{
-    return &((struct fixture *)*state)->h;
 }
 
 /* amk_sm_events as JSON kept by h (asserts success). */
@@ -78,7 +51,7 @@ static const char *event_at(struct h_ctx *h, uint64_t index)
 
 static void test_one_event_per_change(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     /* The world's ten commands each made one event, numbered by index. */
     const char *all = events(h, 0, 0);
     assert_int_equal(h_jlen(h, all, "$.events"), 10);
@@ -131,7 +104,7 @@ static void test_one_event_per_change(void **state)
 
 static void test_since_limit_next(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     /* Gaps: rejected commands have no event. */
     H_OK(h, h_incident(h, "i1", "s-oslo"));                    /* 11 */
     H_EXPECT(h, AMK_ECONFLICT, h_incident(h, "i1", "s-oslo")); /* 12 */
@@ -192,7 +165,7 @@ static void test_since_limit_next(void **state)
 
 static void test_compacted(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     while (h->index < 1023) {
         H_OK(h, h_filler(h));
     }
@@ -232,7 +205,7 @@ static void apply_at(struct h_ctx *h, uint64_t index)
 
 static void test_compacted_across_gaps(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     while (h->index < 1023) {
         H_OK(h, h_filler(h));
     }
@@ -278,7 +251,7 @@ static void expect_audit(struct h_ctx *h, const char *action,
 
 static void test_audit_every_command(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     /* The world's commands, each audited ok. */
     for (uint64_t i = 1; i <= h->index; i++) {
         const char *a = h_audit_at(h, i);
@@ -383,7 +356,7 @@ static void test_audit_every_command(void **state)
 
 static void test_audit_filters(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_incident(h, "i1", "s-oslo"));
     H_OK(h, h_note(h, "s-oslo", "i1", "a"));
     H_EXPECT(h, AMK_ESTALE_EPOCH, h_note(h, "s-bergen", "i1", "b"));
@@ -450,7 +423,7 @@ static const char *ids(struct h_ctx *h, const char *page)
 
 static void test_list_incidents(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     /* Created out of id order; listed in creation order. */
     H_OK(h, h_incident(h, "i5", "s-oslo"));
     H_OK(h, h_incident(h, "i1", "s-bergen"));
@@ -528,7 +501,7 @@ static void test_list_incidents(void **state)
 
 static void test_list_resources_and_centres(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_resource(h, "a-first", 7001, "trondheim"));
     H_OK(h, h_report(h, NULL, "oslo-2", AMK_RS_OUT_OF_SERVICE, 1));
     const char *page = list(h, AMK_OBJ_RESOURCE, NULL);
@@ -578,7 +551,7 @@ static void test_list_resources_and_centres(void **state)
 
 static void test_index_must_increase(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     size_t len0;
     void *before = h_image(h, &len0);
     assert_int_equal(amk_sm_applied_index(h->sm), h->index);
@@ -620,7 +593,8 @@ static void test_index_must_increase(void **state)
     free(after);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f)                                                                   \
+    cmocka_unit_test_setup_teardown(f, h_fixture_setup, h_fixture_teardown)
 
 int main(void)
 {
@@ -628,9 +602,10 @@ int main(void)
         T(test_one_event_per_change),
         T(test_since_limit_next),
         cmocka_unit_test_setup_teardown(test_compacted, setup_short_retention,
-                                        teardown),
+                                        h_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_compacted_across_gaps,
-                                        setup_short_retention, teardown),
+                                        setup_short_retention,
+                                        h_fixture_teardown),
         T(test_audit_every_command),
         T(test_audit_filters),
         T(test_list_incidents),

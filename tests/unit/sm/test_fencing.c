@@ -9,15 +9,11 @@
 
 #include "harness.h"
 
-struct fixture {
-    struct h_ctx h;
-};
-
 /* The world, plus at oslo: i-open (oslo-1 assigned), i-new, and i-closed;
  * at bergen: i-bergen. */
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
+    struct h_fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     struct h_ctx *h = &f->h;
     h_open(h);
@@ -30,14 +26,6 @@ static int setup(void **state)
     rc |= h_incident(h, "i-bergen", "s-bergen");
     assert_int_equal(rc, AMK_OK);
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    h_close(&f->h);
-    free(f);
     return 0;
 }
 
@@ -66,7 +54,7 @@ static int64_t version(struct h_ctx *h, enum amk_sm_object kind, const char *id)
 
 static void test_takeover_moves_in_one_event(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     int64_t v_open = version(h, AMK_OBJ_INCIDENT, "i-open");
     int64_t v_new = version(h, AMK_OBJ_INCIDENT, "i-new");
     int64_t v_closed = version(h, AMK_OBJ_INCIDENT, "i-closed");
@@ -142,7 +130,7 @@ static void test_takeover_moves_in_one_event(void **state)
 
 static void test_takeover_automatic_sets_down(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_takeover(h, "oslo", "bergen", true));
     assert_string_equal(h_gs(h, AMK_OBJ_CENTRE, "oslo", "$.service_state"),
                         "down");
@@ -153,7 +141,7 @@ static void test_takeover_automatic_sets_down(void **state)
 
 static void test_stale_sessions_of_x(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_takeover(h, "oslo", "bergen", false));
     struct amk_sm_session_info info;
     assert_int_equal(amk_sm_session_info(h->sm, "s-oslo", &info), 0);
@@ -185,7 +173,7 @@ static void test_stale_sessions_of_x(void **state)
 
 static void test_y_acts_at_once(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_takeover(h, "oslo", "bergen", false));
     H_OK(h, h_note(h, "s-bergen", "i-open", "bergen has it"));
     H_OK(h, h_phase(h, "s-bergen", "i-open", "oslo-1", AMK_RS_EN_ROUTE));
@@ -202,7 +190,7 @@ static void test_y_acts_at_once(void **state)
 
 static void test_login_during_takeover(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_takeover(h, "oslo", "bergen", false));
     H_OK(h, h_session(h, "s-oslo-2", "oslo", AMK_ROLE_OPERATOR));
     assert_int_equal(h_ji(h, h->r.body, "$.read_only"), 1);
@@ -226,7 +214,7 @@ static void test_login_during_takeover(void **state)
 
 static void test_handback_returns(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_takeover(h, "oslo", "bergen", true));
     H_OK(h, h_session(h, "s-oslo-ro", "oslo", AMK_ROLE_OPERATOR));
     /* Y works the incidents: i-new is closed while Y owns it; Y creates
@@ -288,7 +276,7 @@ static void test_handback_returns(void **state)
 
 static void test_handback_keep(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_takeover(h, "oslo", "bergen", false));
     int64_t v_open = version(h, AMK_OBJ_INCIDENT, "i-open");
     H_OK(h, h_handback(h, "oslo", AMK_HB_KEEP));
@@ -320,7 +308,7 @@ static void test_handback_keep(void **state)
  * unit's own reports go on. */
 static void test_handback_unit_on_y_incident(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_takeover(h, "oslo", "bergen", false));
     H_OK(h, h_incident(h, "i-y", "s-bergen"));
     H_OK(h, h_assign(h, "s-bergen", "i-y", "oslo-2"));
@@ -342,7 +330,7 @@ static void test_handback_unit_on_y_incident(void **state)
 
 static void test_handback_rejections(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_EXPECT(h, AMK_ECONFLICT, h_handback(h, "oslo", AMK_ENUM_NONE));
     assert_int_equal(h_gi(h, AMK_OBJ_CENTRE, "oslo", "$.epoch"), 1);
     H_EXPECT(h, AMK_ENOTFOUND, h_handback(h, "nowhere", AMK_ENUM_NONE));
@@ -363,7 +351,7 @@ static void test_handback_rejections(void **state)
 
 static void test_takeover_rejections(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     /* Who: admins and the leader only. */
     struct amk_cmd c;
     h_cmd(&c, AMK_CMD_CENTRE_TAKEOVER, AMK_ROLE_OPERATOR, "s-bergen");
@@ -396,7 +384,7 @@ static void test_takeover_rejections(void **state)
 
 static void test_takeover_of_a_controller(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     /* trondheim is controlled by oslo; then oslo falls to bergen: both
      * pass to bergen (control never chains). */
     H_OK(h, h_incident(h, "i-trd", "s-trd"));
@@ -435,7 +423,7 @@ static void test_takeover_of_a_controller(void **state)
 
 static void test_claimed_epoch(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     /* A caller that names an epoch other than the centre's is fenced. */
     struct amk_cmd c;
     h_cmd(&c, AMK_CMD_INCIDENT_NOTE, AMK_ROLE_OPERATOR, "s-oslo");
@@ -453,7 +441,7 @@ static void test_claimed_epoch(void **state)
 
 static void test_transfer_accept(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     int64_t v = version(h, AMK_OBJ_INCIDENT, "i-new");
     H_OK(h, h_transfer(h, "s-oslo", "i-new", "trondheim"));
     assert_string_equal(h_js(h, h->r.body, "$.transfer_to"), "trondheim");
@@ -491,7 +479,7 @@ static void test_transfer_accept(void **state)
 
 static void test_transfer_reject(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_transfer(h, "s-oslo", "i-new", "trondheim"));
     struct amk_cmd c;
     h_cmd(&c, AMK_CMD_INCIDENT_TRANSFER_REJECT, AMK_ROLE_OPERATOR, "s-trd");
@@ -509,7 +497,7 @@ static void test_transfer_reject(void **state)
 
 static void test_transfer_rejections(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_EXPECT(h, AMK_EINVALID, h_transfer(h, "s-oslo", "i-new", "nowhere"));
     assert_non_null(strstr(h->r.message, "to"));
     H_EXPECT(h, AMK_EINVALID, h_transfer(h, "s-oslo", "i-new", "oslo"));
@@ -531,7 +519,7 @@ static void test_transfer_rejections(void **state)
 
 static void test_transfer_redirected_on_takeover(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_transfer(h, "s-oslo", "i-new", "trondheim"));
     int64_t v = version(h, AMK_OBJ_INCIDENT, "i-new");
     H_OK(h, h_takeover(h, "trondheim", "bergen", false));
@@ -556,7 +544,7 @@ static void test_transfer_redirected_on_takeover(void **state)
  * would be to Y itself, so it is dropped, not redirected. */
 static void test_own_transfer_void_on_takeover(void **state)
 {
-    struct h_ctx *h = &((struct fixture *)*state)->h;
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_incident(h, "i-b", "s-bergen"));
     H_OK(h, h_transfer(h, "s-bergen", "i-b", "trondheim"));
     H_OK(h, h_takeover(h, "trondheim", "bergen", false));
@@ -566,7 +554,7 @@ static void test_own_transfer_void_on_takeover(void **state)
     H_EXPECT(h, AMK_ECONFLICT, h_answer(h, "s-bergen", "i-b", true));
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, h_fixture_teardown)
 
 int main(void)
 {

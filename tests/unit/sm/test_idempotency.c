@@ -9,24 +9,10 @@
 
 #include "harness.h"
 
-struct fixture {
-    struct h_ctx h;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    h_open(&f->h);
-    h_world(&f->h);
-    *state = f;
-    return 0;
-}
-
 /* Keys kept 10 s of leader time: h_apply advances 1 s per command. */
 static int setup_short_window(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
+    struct h_fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     struct amk_sm_config cfg;
     amk_sm_config_default(&cfg);
@@ -35,19 +21,6 @@ static int setup_short_window(void **state)
     h_world(&f->h);
     *state = f;
     return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    h_close(&f->h);
-    free(f);
-    return 0;
-}
-
-static struct h_ctx *ctx(void **state)
-{
-    return &((struct fixture *)*state)->h;
 }
 
 /* A note command on `id` by s-oslo with key `key` and principal. */
@@ -72,7 +45,7 @@ static int count_events(struct h_ctx *h)
 
 static void test_replay_returns_first_result(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     struct amk_cmd c;
     h_cmd(&c, AMK_CMD_INCIDENT_CREATE, AMK_ROLE_OPERATOR, "s-oslo");
     c.u.incident_create.id = amk_str_c("i1");
@@ -117,7 +90,7 @@ static void test_replay_returns_first_result(void **state)
 
 static void test_replay_of_rejections(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_incident(h, "i1", "s-oslo"));
     struct amk_cmd c;
 
@@ -189,7 +162,7 @@ static void test_replay_of_rejections(void **state)
 
 static void test_keys_are_per_principal(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_incident(h, "i1", "s-oslo"));
     struct amk_cmd c;
     keyed_note(&c, "i1", "from op", "same-key", "op");
@@ -227,7 +200,7 @@ static void test_keys_are_per_principal(void **state)
 /* Keys live for the window and go at the purge every 1,024 indexes. */
 static void test_keys_purged_after_window(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_incident(h, "i1", "s-oslo"));
     struct amk_cmd c;
     keyed_note(&c, "i1", "old", "old-key", "op");
@@ -257,7 +230,8 @@ static void test_keys_purged_after_window(void **state)
     assert_true(h->r.replayed);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f)                                                                   \
+    cmocka_unit_test_setup_teardown(f, h_fixture_setup, h_fixture_teardown)
 
 int main(void)
 {
@@ -266,7 +240,7 @@ int main(void)
         T(test_replay_of_rejections),
         T(test_keys_are_per_principal),
         cmocka_unit_test_setup_teardown(test_keys_purged_after_window,
-                                        setup_short_window, teardown),
+                                        setup_short_window, h_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,35 +10,6 @@
 
 #include "harness.h"
 
-struct fixture {
-    struct h_ctx h;
-    const void *row;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->row = *state;
-    h_open(&f->h);
-    h_world(&f->h);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    h_close(&f->h);
-    free(f);
-    return 0;
-}
-
-static struct h_ctx *ctx(void **state)
-{
-    return &((struct fixture *)*state)->h;
-}
-
 static int64_t version(struct h_ctx *h, const char *id)
 {
     return h_gi(h, AMK_OBJ_INCIDENT, id, "$.version");
@@ -72,7 +43,7 @@ static void full_create(struct amk_cmd *c, const char *id)
 
 static void test_create_ok(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     struct amk_cmd c;
     full_create(&c, "i1");
     H_OK(h, h_apply(h, &c));
@@ -131,7 +102,7 @@ static void test_create_ok(void **state)
 /* Case numbers count per centre and leader-time year. */
 static void test_case_numbers_by_year(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     h->now_ms = 1798761599000LL; /* 2026-12-31T23:59:59Z */
     H_OK(h, h_incident(h, "i1", "s-oslo"));
     assert_string_equal(h_js(h, h->r.body, "$.case_number"),
@@ -154,7 +125,7 @@ static void test_case_numbers_by_year(void **state)
 
 static void test_create_area_and_duplicate(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     struct amk_cmd c;
     full_create(&c, "i1");
     c.u.incident_create.area_centre = amk_str_c("bergen");
@@ -179,7 +150,7 @@ static void test_create_area_and_duplicate(void **state)
 
 static void test_create_auth(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_session(h, "obs", "oslo", AMK_ROLE_OBSERVER));
     struct amk_cmd c;
     full_create(&c, "i1");
@@ -353,7 +324,7 @@ static void expect_field(struct h_ctx *h, int rc, const struct bad_create *row)
 
 static void test_create_fields(void **state)
 {
-    struct fixture *f = *state;
+    struct h_fixture *f = *state;
     struct h_ctx *h = &f->h;
     const struct bad_create *row = f->row;
     struct amk_cmd c;
@@ -373,7 +344,7 @@ static void test_create_fields(void **state)
  * rejected update leaves the incident as it was. */
 static void test_update_fields(void **state)
 {
-    struct fixture *f = *state;
+    struct h_fixture *f = *state;
     struct h_ctx *h = &f->h;
     const struct bad_create *row = f->row;
     struct amk_cmd c;
@@ -402,7 +373,7 @@ static void test_update_fields(void **state)
 
 static void test_update_replaces_whole(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     struct amk_cmd c;
     full_create(&c, "i1");
     H_OK(h, h_apply(h, &c));
@@ -481,7 +452,7 @@ static void test_update_replaces_whole(void **state)
 
 static void test_update_if_match_and_order(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_incident(h, "i1", "s-oslo"));
     struct amk_cmd c;
     h_cmd(&c, AMK_CMD_INCIDENT_UPDATE, AMK_ROLE_OPERATOR, "s-oslo");
@@ -527,7 +498,7 @@ static void test_update_if_match_and_order(void **state)
 
 static void test_notes(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_incident(h, "i1", "s-oslo"));
     H_OK(h, h_note(h, "s-oslo", "i1", "first"));
     assert_true(h->r.created);
@@ -557,7 +528,7 @@ static void test_notes(void **state)
 
 static void test_assign(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_incident(h, "i1", "s-oslo"));
     int64_t v_res = h_gi(h, AMK_OBJ_RESOURCE, "oslo-1", "$.version");
     H_OK(h, h_assign(h, "s-oslo", "i1", "oslo-1"));
@@ -613,7 +584,7 @@ static void test_assign(void **state)
 
 static void test_phase_moves_incident_forward(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_incident(h, "i1", "s-oslo"));
     H_OK(h, h_assign(h, "s-oslo", "i1", "oslo-1"));
     struct step {
@@ -721,7 +692,7 @@ static void expect_released(struct h_ctx *h, const struct release_case *rc)
 
 static void test_unassign_releases(void **state)
 {
-    struct fixture *f = *state;
+    struct h_fixture *f = *state;
     struct h_ctx *h = &f->h;
     const struct release_case *rc = f->row;
     mission(h, rc);
@@ -743,7 +714,7 @@ static const uint8_t dispositions[] = {
 
 static void test_close_each_disposition(void **state)
 {
-    struct fixture *f = *state;
+    struct h_fixture *f = *state;
     struct h_ctx *h = &f->h;
     uint8_t disposition = *(const uint8_t *)f->row;
     /* The disposition picks the release case too, to cover them all. */
@@ -776,7 +747,7 @@ static void test_close_each_disposition(void **state)
 
 static void test_cancel(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     /* Allowed from new, triaged, dispatched. */
     struct {
         const char *id;
@@ -835,7 +806,7 @@ static void test_cancel(void **state)
  * changes nothing, whatever it is. */
 static void test_versions_rise_by_one(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_incident(h, "i1", "s-oslo"));
     int64_t v = 1;
     assert_int_equal(version(h, "i1"), v);
@@ -873,17 +844,21 @@ static void test_versions_rise_by_one(void **state)
 
 #define CREATE_CASE(i)                                                         \
     cmocka_unit_test_prestate_setup_teardown(                                  \
-        test_create_fields, setup, teardown, (void *)&bad_creates[i]),         \
+        test_create_fields, h_fixture_setup, h_fixture_teardown,               \
+        (void *)&bad_creates[i]),                                              \
         cmocka_unit_test_prestate_setup_teardown(                              \
-            test_update_fields, setup, teardown, (void *)&bad_creates[i])
+            test_update_fields, h_fixture_setup, h_fixture_teardown,           \
+            (void *)&bad_creates[i])
 #define RELEASE_CASE(i)                                                        \
     cmocka_unit_test_prestate_setup_teardown(                                  \
-        test_unassign_releases, setup, teardown, (void *)&release_cases[i])
+        test_unassign_releases, h_fixture_setup, h_fixture_teardown,           \
+        (void *)&release_cases[i])
 #define CLOSE_CASE(i)                                                          \
-    cmocka_unit_test_prestate_setup_teardown(test_close_each_disposition,      \
-                                             setup, teardown,                  \
-                                             (void *)&dispositions[i])
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    cmocka_unit_test_prestate_setup_teardown(                                  \
+        test_close_each_disposition, h_fixture_setup, h_fixture_teardown,      \
+        (void *)&dispositions[i])
+#define T(f)                                                                   \
+    cmocka_unit_test_setup_teardown(f, h_fixture_setup, h_fixture_teardown)
 
 int main(void)
 {

@@ -10,35 +10,6 @@
 
 #include "harness.h"
 
-struct fixture {
-    struct h_ctx h;
-    const void *row;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->row = *state;
-    h_open(&f->h);
-    h_world(&f->h);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    h_close(&f->h);
-    free(f);
-    return 0;
-}
-
-static struct h_ctx *ctx(void **state)
-{
-    return &((struct fixture *)*state)->h;
-}
-
 static int64_t version(struct h_ctx *h, const char *id)
 {
     return h_gi(h, AMK_OBJ_RESOURCE, id, "$.version");
@@ -48,7 +19,7 @@ static int64_t version(struct h_ctx *h, const char *id)
 
 static void test_register_ok(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     struct amk_cmd c;
     h_cmd(&c, AMK_CMD_RESOURCE_REGISTER, AMK_ROLE_ADMIN, NULL);
     c.u.resource_register.id = amk_str_c("LA-01");
@@ -98,7 +69,7 @@ static const struct bad_register bad_registers[] = {
 
 static void test_register_rejected(void **state)
 {
-    struct fixture *f = *state;
+    struct h_fixture *f = *state;
     struct h_ctx *h = &f->h;
     const struct bad_register *row = f->row;
     struct amk_cmd c;
@@ -120,7 +91,7 @@ static void test_register_rejected(void **state)
 
 static void test_register_during_takeover(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_takeover(h, "oslo", "bergen", false));
     H_OK(h, h_resource(h, "oslo-3", 1003, "oslo"));
     assert_string_equal(h_js(h, h->r.body, "$.home_centre"), "oslo");
@@ -155,7 +126,7 @@ static void expect_stale(struct h_ctx *h, int rc, const char *rid,
 
 static void test_status_ordering(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_report(h, "b-oslo", "oslo-1", AMK_RS_AVAILABLE_MOBILE, 5));
     assert_true(h->r.applied);
     assert_non_null(h->r.event);
@@ -196,7 +167,7 @@ static void test_status_ordering(void **state)
 
 static void test_counters_are_separate(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     H_OK(h, h_report(h, "b-oslo", "oslo-1", AMK_RS_AVAILABLE_MOBILE, 10));
     /* A status seq does not affect the position counter. */
     H_OK(h, h_position(h, "b-oslo", "oslo-1", 59.9, 10.7, 1));
@@ -273,7 +244,7 @@ static const struct bad_report bad_reports[] = {
 
 static void test_report_ranges(void **state)
 {
-    struct fixture *f = *state;
+    struct h_fixture *f = *state;
     struct h_ctx *h = &f->h;
     const struct bad_report *row = f->row;
     struct amk_cmd c;
@@ -319,7 +290,7 @@ static void test_report_ranges(void **state)
 
 static void test_report_auth(void **state)
 {
-    struct h_ctx *h = ctx(state);
+    struct h_ctx *h = h_fixture_ctx(state);
     int64_t seq = 1;
     /* No session, unknown session: 401. */
     struct amk_cmd c;
@@ -389,11 +360,14 @@ static void test_report_auth(void **state)
 
 #define BAD_REGISTER(i)                                                        \
     cmocka_unit_test_prestate_setup_teardown(                                  \
-        test_register_rejected, setup, teardown, (void *)&bad_registers[i])
+        test_register_rejected, h_fixture_setup, h_fixture_teardown,           \
+        (void *)&bad_registers[i])
 #define BAD_REPORT(i)                                                          \
     cmocka_unit_test_prestate_setup_teardown(                                  \
-        test_report_ranges, setup, teardown, (void *)&bad_reports[i])
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+        test_report_ranges, h_fixture_setup, h_fixture_teardown,               \
+        (void *)&bad_reports[i])
+#define T(f)                                                                   \
+    cmocka_unit_test_setup_teardown(f, h_fixture_setup, h_fixture_teardown)
 
 int main(void)
 {
