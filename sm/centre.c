@@ -25,18 +25,18 @@ static int centre_load(struct amk_sm *sm, const char *id, struct centre_row *c)
         return AMK_EINTERNAL;
     }
     sm_bind_text(s, 1, id);
-    int rv = sqlite3_step(s);
-    if (rv == SQLITE_ROW) {
-        c->exists = true;
-        c->epoch = (uint64_t)sqlite3_column_int64(s, 0);
-        snprintf(c->controlled_by, sizeof c->controlled_by, "%s",
-                 sm_col_text(s, 1));
-        c->version = (uint64_t)sqlite3_column_int64(s, 2);
-    } else if (rv != SQLITE_DONE) {
-        rv = sm_sqlite_error(sm, "load centre");
-        sqlite3_reset(s);
+    int rv = sm_step_one(sm, s, "load centre");
+    if (rv == AMK_ENOTFOUND) {
+        return AMK_OK; /* c->exists stays false */
+    }
+    if (rv != AMK_OK) {
         return rv;
     }
+    c->exists = true;
+    c->epoch = (uint64_t)sqlite3_column_int64(s, 0);
+    snprintf(c->controlled_by, sizeof c->controlled_by, "%s",
+             sm_col_text(s, 1));
+    c->version = (uint64_t)sqlite3_column_int64(s, 2);
     sqlite3_reset(s);
     return AMK_OK;
 }

@@ -31,13 +31,12 @@ static int incident_load(struct amk_sm *sm, const char *id,
         return AMK_EINTERNAL;
     }
     sm_bind_text(s, 1, id);
-    int rv = sqlite3_step(s);
-    if (rv != SQLITE_ROW) {
-        sqlite3_reset(s);
-        if (rv != SQLITE_DONE) {
-            return sm_sqlite_error(sm, "load incident");
-        }
+    int rv = sm_step_one(sm, s, "load incident");
+    if (rv == AMK_ENOTFOUND) {
         return sm_reject(sm, AMK_ENOTFOUND, "incident %s not found", id);
+    }
+    if (rv != AMK_OK) {
+        return rv;
     }
     uint8_t status = 0;
     const char *name = sm_col_text(s, 0);

@@ -90,6 +90,10 @@ int sm_bind_str(sqlite3_stmt *s, int col, struct amk_str v);
 int sm_bind_text(sqlite3_stmt *s, int col, const char *v);
 /* Runs a statement expected to return no row; AMK_OK or AMK_EINTERNAL. */
 int sm_exec_stmt(struct amk_sm *sm, sqlite3_stmt *s, const char *what);
+/* Steps s, expected to give at most one row: AMK_OK with the row ready
+ * (the caller reads it, then resets s), AMK_ENOTFOUND with s reset and
+ * nothing rejected, or a local error (sm_sqlite_error, naming `what`). */
+int sm_step_one(struct amk_sm *sm, sqlite3_stmt *s, const char *what);
 /* Runs literal SQL (no user data) or with bound str params ?1..?n. */
 int sm_exec(struct amk_sm *sm, const char *sql, const char *what);
 

@@ -29,13 +29,12 @@ int sm_session_open(struct amk_sm *sm)
         return AMK_EINTERNAL;
     }
     sm_bind_text(s, 1, centre);
-    int rv = sqlite3_step(s);
-    if (rv != SQLITE_ROW) {
-        sqlite3_reset(s);
-        if (rv != SQLITE_DONE) {
-            return sm_sqlite_error(sm, "load centre");
-        }
+    int rv = sm_step_one(sm, s, "load centre");
+    if (rv == AMK_ENOTFOUND) {
         return sm_reject(sm, AMK_EINVALID, "centre: %s not found", centre);
+    }
+    if (rv != AMK_OK) {
+        return rv;
     }
     int64_t epoch = sqlite3_column_int64(s, 0);
     bool self_controlled = sqlite3_column_int(s, 1) != 0;
@@ -95,13 +94,12 @@ int sm_session_close(struct amk_sm *sm)
         return AMK_EINTERNAL;
     }
     sm_bind_text(s, 1, id);
-    int rv = sqlite3_step(s);
-    if (rv != SQLITE_ROW) {
-        sqlite3_reset(s);
-        if (rv != SQLITE_DONE) {
-            return sm_sqlite_error(sm, "load session");
-        }
+    int rv = sm_step_one(sm, s, "load session");
+    if (rv == AMK_ENOTFOUND) {
         return sm_reject(sm, AMK_ENOTFOUND, "session %s not found", id);
+    }
+    if (rv != AMK_OK) {
+        return rv;
     }
     bool closed = sqlite3_column_int(s, 0) != 0;
     sqlite3_reset(s);

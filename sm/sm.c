@@ -209,6 +209,21 @@ int sm_exec_stmt(struct amk_sm *sm, sqlite3_stmt *s, const char *what)
     return AMK_OK;
 }
 
+int sm_step_one(struct amk_sm *sm, sqlite3_stmt *s, const char *what)
+{
+    int rv = sqlite3_step(s);
+    if (rv == SQLITE_ROW) {
+        return AMK_OK;
+    }
+    if (rv != SQLITE_DONE) {
+        rv = sm_sqlite_error(sm, what);
+        sqlite3_reset(s);
+        return rv;
+    }
+    sqlite3_reset(s);
+    return AMK_ENOTFOUND;
+}
+
 int sm_exec(struct amk_sm *sm, const char *sql, const char *what)
 {
     return sm_exec_stmt(sm, sm_sql(sm, sql), what);
