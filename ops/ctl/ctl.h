@@ -245,6 +245,9 @@ const char *ctl_show_field(const json_t *obj, const char *key, char *buf,
 
 /* Prints a JSON value compactly and a newline (--json). */
 void ctl_show_json(struct ctl *ctl, const json_t *value);
+/* Prints a fetched list as {"items": [...], "next": null} for --json, and
+ * releases items. */
+void ctl_show_list_json(struct ctl *ctl, json_t *items);
 
 /* Prints "  key: value" lines of an object's scalar fields, in order. */
 void ctl_show_object(struct ctl *ctl, const json_t *obj);

@@ -350,10 +350,7 @@ static int incident_list(struct ctl *ctl, int argc, char **argv)
         return rv;
     }
     if (ctl->json) {
-        json_t *out = json_pack("{s:O, s:n}", "items", items, "next");
-        ctl_show_json(ctl, out);
-        json_decref(out);
-        json_decref(items);
+        ctl_show_list_json(ctl, items);
         return CTL_EXIT_OK;
     }
     static const char *const headers[] = {"ID",      "CASE",      "STATUS",

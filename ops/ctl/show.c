@@ -81,3 +81,10 @@ void ctl_show_object(struct ctl *ctl, const json_t *obj)
                 ctl_show_value(value, text, sizeof text));
     }
 }
+
+void ctl_show_list_json(struct ctl *ctl, json_t *items)
+{
+    json_t *out = json_pack("{s:o, s:n}", "items", items, "next");
+    ctl_show_json(ctl, out);
+    json_decref(out);
+}
