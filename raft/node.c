@@ -158,31 +158,24 @@ static void nudge_cb(struct raft_barrier *req, int status)
     node->nudge_pending = false;
 }
 
-/* canonical/raft 0.15: a follower whose log ends in uncommitted entries of
- * an old term that conflict with the leader's stays behind in an idle
- * cluster, with commit index stuck, until a new entry arrives (seen after a
- * restart following leadership hand-overs: integration/restart_all). A
- * voter the leader still hears from whose match index has not moved for a
- * second while behind gets a raft barrier: a new entry, which makes the
- * leader probe and repair its log. Dead voters (no recent message) are left
- * alone, so a node that is down costs no entries. */
+/* canonical/raft 0.15: a follower whose log ends in a longer tail of
+ * uncommitted entries of an old term, conflicting with the leader's, stays
+ * behind in an idle cluster with its commit index stuck: its rejection hint
+ * is its last index, so the leader's probe never moves back while the
+ * leader's own log is the shorter one (seen after restarts following
+ * leadership hand-overs: integration/restart_all). New entries move the
+ * leader's log past that tail, after which probing repairs it. So a new
+ * leader whose log stays idle appends a raft barrier every 250 ms of its
+ * first 10 s, 40 at most per term: a few tiny entries per election. */
 static void nudge_check(struct amk_raft_node *node)
 {
     struct raft *r = &node->raft;
     if (raft_state(r) != RAFT_LEADER || r->transfer != NULL ||
         node->nudge_pending) {
-        node->nudge_match = 0;
         return;
     }
     raft_index last = raft_last_index(r);
     uint64_t now = uv_now(node->loop);
-    /* Around a leader change a follower can hold a conflicting uncommitted
-     * tail the leader cannot repair in 0.15 while its own log is the
-     * shorter one (the follower's rejection hint is its last index, so the
-     * leader's probe never moves back): new entries move the leader's log
-     * past it, then probing repairs it. So a new leader whose log stays idle
-     * appends a barrier every 250 ms of its first 10 s, 40 at most per term:
-     * a few tiny entries per election. */
     if (node->nudge_term != r->current_term) {
         node->nudge_term = r->current_term;
         node->nudge_term_start_ms = now;
@@ -204,37 +197,7 @@ static void nudge_check(struct amk_raft_node *node)
             node->stats.nudges++;
         }
         node->nudge_idle_since_ms = now;
-        return;
     }
-    raft_index lowest = last;
-    for (unsigned i = 0; i < r->configuration.n; i++) {
-        const struct raft_server *server = &r->configuration.servers[i];
-        const struct raft_progress *p = &r->leader_state.progress[i];
-        if (server->id == r->id || server->role != RAFT_VOTER ||
-            !p->recent_recv) {
-            continue;
-        }
-        if (p->match_index < lowest) {
-            lowest = p->match_index;
-        }
-    }
-    if (lowest >= last || lowest != node->nudge_match) {
-        node->nudge_match = lowest;
-        node->nudge_since_ms = now;
-        return;
-    }
-    if (now - node->nudge_since_ms < 1000) {
-        return;
-    }
-    node->nudge.data = node;
-    if (raft_barrier(r, &node->nudge, nudge_cb) == 0) {
-        node->nudge_pending = true;
-        node->stats.nudges++;
-        node__log(node, AMK_RAFT_LOG_INFO,
-                  "a voter is stuck at index %llu of %llu: sending a barrier",
-                  (unsigned long long)lowest, (unsigned long long)last);
-    }
-    node->nudge_since_ms = now;
 }
 
 static void watch_cb(uv_timer_t *timer)

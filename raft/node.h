@@ -328,8 +328,6 @@ struct amk_raft_node {
     /* Stuck-follower nudge (raft/node.c nudge_check). */
     struct raft_barrier nudge;
     bool nudge_pending;
-    raft_index nudge_match; /* lowest reachable voter match index seen */
-    uint64_t nudge_since_ms;
     raft_term nudge_term;         /* term the leadership nudges belong to */
     uint64_t nudge_term_start_ms; /* when this node became leader in it */
     raft_index nudge_last;        /* last index at the previous check */

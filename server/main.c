@@ -202,44 +202,6 @@ static void on_join_done(struct amk_node *node, int status)
     }
 }
 
-static void unstick_done(struct amk_link_request *req, int status)
-{
-    struct amk_node *node = req->data;
-    (void)status;
-    amk_sm_result_clear(&req->result);
-    node->unstick_pending = false;
-}
-
-/* See struct amk_node.unstick. */
-static void unstick_check(struct amk_node *node)
-{
-    uint64_t now = uv_now(&node->loop);
-    uint64_t commit = amk_raft_node_commit_index(&node->raft);
-    uint64_t last = raft_last_index(&node->raft.raft);
-    bool follower = amk_raft_node_state(&node->raft) == AMK_RAFT_FOLLOWER &&
-                    amk_raft_node_leader(&node->raft, NULL) != 0;
-    if (!follower || node->unstick_pending || commit >= last ||
-        commit != node->unstick_commit) {
-        node->unstick_commit = commit;
-        node->unstick_since_ms = now;
-        return;
-    }
-    if (now - node->unstick_since_ms < 1000) {
-        return;
-    }
-    node->unstick_since_ms = now;
-    memset(&node->unstick, 0, sizeof node->unstick);
-    node->unstick.data = node;
-    if (amk_link_read(&node->link, &node->unstick, unstick_done) == 0) {
-        node->unstick_pending = true;
-        node->unsticks++;
-        amk_log(node, LOG_INFO,
-                "commit index stuck at %llu below the log's %llu: asking the"
-                " leader for a read index",
-                (unsigned long long)commit, (unsigned long long)last);
-    }
-}
-
 static void on_tick(uv_timer_t *timer)
 {
     struct amk_node *node = timer->data;
@@ -256,7 +218,6 @@ static void on_tick(uv_timer_t *timer)
         amk_link_tick(&node->link, node->config.centre);
         amk_directory_tick(node);
         amk_supervisor_tick(node);
-        unstick_check(node);
     }
     bool ready = amk_node_ready(node, NULL);
     if (ready != node->ready) {

@@ -50,16 +50,7 @@ struct amk_node {
     char binary_address[64];
     struct amk_directory directory;
     struct amk_supervisor supervisor; /* automatic takeovers (leader) */
-    /* A follower whose commit index is frozen below its last index asks the
-     * leader for a read index: the leader's barrier is a new entry, which
-     * repairs the follower's log (canonical/raft 0.15 leaves a follower with
-     * a conflicting uncommitted tail idle until one arrives). */
-    struct amk_link_request unstick;
-    bool unstick_pending;
-    uint64_t unstick_commit;
-    uint64_t unstick_since_ms;
-    uint64_t unsticks;
-    struct amk_join *join; /* --join in progress, or NULL */
+    struct amk_join *join;            /* --join in progress, or NULL */
     uv_signal_t sigterm, sigint;
     uv_timer_t ticker; /* readiness, supervision */
     bool stopping;
