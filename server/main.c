@@ -219,7 +219,8 @@ static void on_tick(uv_timer_t *timer)
         amk_directory_tick(node);
         amk_supervisor_tick(node);
     }
-    bool ready = amk_node_ready(node, NULL);
+    const char *why = "?";
+    bool ready = amk_node_ready(node, &why);
     if (ready != node->ready) {
         node->ready = ready;
         if (ready) {
@@ -227,8 +228,6 @@ static void on_tick(uv_timer_t *timer)
                     (unsigned long long)amk_raft_node_leader(&node->raft, NULL),
                     (unsigned long long)amk_raft_node_term(&node->raft));
         } else {
-            const char *why = "?";
-            amk_node_ready(node, &why);
             amk_log(node, LOG_WARN, "not ready: %s (term %llu)", why,
                     (unsigned long long)amk_raft_node_term(&node->raft));
         }
