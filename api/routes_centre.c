@@ -107,9 +107,10 @@ static int centre_handback(struct amk_http_request *req)
 static void read_centre(struct amk_api *api, struct amk_http_request *req)
 {
     char *json = NULL;
+    uint64_t version = 0;
     int rv = amk_sm_get(api->backend->sm, AMK_OBJ_CENTRE,
-                        amk_http_request_param(req, "id"), &json);
-    api_answer_query(api, req, rv, json);
+                        amk_http_request_param(req, "id"), &json, &version);
+    api_answer_query(api, req, rv, json, version);
 }
 
 static int centre_get(struct amk_http_request *req)
@@ -142,7 +143,7 @@ static void read_centres(struct amk_api *api, struct amk_http_request *req)
     }
     char *json = NULL;
     int rv = amk_sm_list(api->backend->sm, AMK_OBJ_CENTRE, &f, &json);
-    api_answer_query(api, req, rv, json);
+    api_answer_query(api, req, rv, json, 0);
 }
 
 static int centre_list(struct amk_http_request *req)
@@ -180,9 +181,10 @@ static int session_create(struct amk_http_request *req)
 static void read_session(struct amk_api *api, struct amk_http_request *req)
 {
     char *json = NULL;
+    uint64_t version = 0;
     int rv = amk_sm_get(api->backend->sm, AMK_OBJ_SESSION,
-                        amk_http_request_param(req, "id"), &json);
-    api_answer_query(api, req, rv, json);
+                        amk_http_request_param(req, "id"), &json, &version);
+    api_answer_query(api, req, rv, json, version);
 }
 
 static int session_get(struct amk_http_request *req)

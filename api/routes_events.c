@@ -33,7 +33,7 @@ static void read_events(struct amk_api *api, struct amk_http_request *req)
     }
     char *json = NULL;
     int rv = amk_sm_events(api->backend->sm, since, (unsigned)limit, &json);
-    api_answer_query(api, req, rv, json);
+    api_answer_query(api, req, rv, json, 0);
 }
 
 static int events_get(struct amk_http_request *req)
@@ -76,7 +76,7 @@ static void read_audit(struct amk_api *api, struct amk_http_request *req)
         amk_sm_audit(api->backend->sm, amk_http_request_query(req, "object"),
                      amk_http_request_query(req, "actor"), since,
                      (unsigned)(limit > 1000 ? 1000 : limit), &json);
-    api_answer_query(api, req, rv, json);
+    api_answer_query(api, req, rv, json, 0);
 }
 
 static int audit_get(struct amk_http_request *req)

@@ -128,9 +128,10 @@ static int incident_patch(struct amk_http_request *req)
 static void read_incident(struct amk_api *api, struct amk_http_request *req)
 {
     char *json = NULL;
+    uint64_t version = 0;
     int rv = amk_sm_get(api->backend->sm, AMK_OBJ_INCIDENT,
-                        amk_http_request_param(req, "id"), &json);
-    api_answer_query(api, req, rv, json);
+                        amk_http_request_param(req, "id"), &json, &version);
+    api_answer_query(api, req, rv, json, version);
 }
 
 static int incident_get(struct amk_http_request *req)
@@ -149,7 +150,7 @@ static void read_incidents(struct amk_api *api, struct amk_http_request *req)
     f.urgency = amk_http_request_query(req, "urgency");
     char *json = NULL;
     int rv = amk_sm_list(api->backend->sm, AMK_OBJ_INCIDENT, &f, &json);
-    api_answer_query(api, req, rv, json);
+    api_answer_query(api, req, rv, json, 0);
 }
 
 static int incident_list(struct amk_http_request *req)

@@ -28,9 +28,10 @@ static int resource_create(struct amk_http_request *req)
 static void read_resource(struct amk_api *api, struct amk_http_request *req)
 {
     char *json = NULL;
+    uint64_t version = 0;
     int rv = amk_sm_get(api->backend->sm, AMK_OBJ_RESOURCE,
-                        amk_http_request_param(req, "id"), &json);
-    api_answer_query(api, req, rv, json);
+                        amk_http_request_param(req, "id"), &json, &version);
+    api_answer_query(api, req, rv, json, version);
 }
 
 static int resource_get(struct amk_http_request *req)
@@ -48,7 +49,7 @@ static void read_resources(struct amk_api *api, struct amk_http_request *req)
     f.status = amk_http_request_query(req, "status");
     char *json = NULL;
     int rv = amk_sm_list(api->backend->sm, AMK_OBJ_RESOURCE, &f, &json);
-    api_answer_query(api, req, rv, json);
+    api_answer_query(api, req, rv, json, 0);
 }
 
 static int resource_list(struct amk_http_request *req)

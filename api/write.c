@@ -427,7 +427,7 @@ int api_read(struct amk_api *api, struct amk_http_request *req, api_read_fn fn)
 }
 
 void api_answer_query(struct amk_api *api, struct amk_http_request *req, int rv,
-                      char *json)
+                      char *json, uint64_t version)
 {
     struct amk_sm *sm = api->backend->sm;
     amk_http_respond_set_index(req, amk_sm_applied_index(sm));
@@ -440,13 +440,9 @@ void api_answer_query(struct amk_api *api, struct amk_http_request *req, int rv,
         }
         return;
     }
-    /* Objects with a version answer it as an ETag. */
-    json_t *doc = json_loads(json, 0, NULL);
-    json_t *version = doc != NULL ? json_object_get(doc, "version") : NULL;
-    if (json_is_integer(version)) {
-        amk_http_respond_set_etag(req, (uint64_t)json_integer_value(version));
+    if (version > 0) {
+        amk_http_respond_set_etag(req, version);
     }
-    json_decref(doc);
     amk_http_respond_json_text(req, 200, json, strlen(json));
     free(json);
 }

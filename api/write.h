@@ -48,8 +48,9 @@ int api_submit(struct amk_api *api, struct amk_http_request *req,
 typedef void (*api_read_fn)(struct amk_api *api, struct amk_http_request *req);
 int api_read(struct amk_api *api, struct amk_http_request *req, api_read_fn fn);
 
-/* Answers a query's outcome: 200 with json (freed), or the sm error. */
+/* Answers a query's outcome: 200 with json (freed) and, when version > 0,
+ * its ETag; or the sm error. */
 void api_answer_query(struct amk_api *api, struct amk_http_request *req, int rv,
-                      char *json);
+                      char *json, uint64_t version);
 
 #endif

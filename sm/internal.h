@@ -183,9 +183,10 @@ bool sm_resource_on_mission(uint8_t status);
 uint8_t sm_incident_status_for_unit(uint8_t unit_status);
 
 /* render.c: renders an object as JSON (malloc'd) into *json, NULL if the
- * object does not exist. Returns AMK_OK or a local error. */
+ * object does not exist, and its version into *version (may be NULL).
+ * Returns AMK_OK or a local error. */
 int sm_render(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
-              char **json);
+              char **json, uint64_t *version);
 
 struct sm_json;
 

@@ -15,9 +15,12 @@ static const char *const KIND_NAME[] = {"centre", "session", "incident",
                                         "resource"};
 
 int amk_sm_get(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
-               char **json)
+               char **json, uint64_t *version)
 {
-    int rv = sm_render(sm, kind, id, json);
+    if (version != NULL) {
+        *version = 0;
+    }
+    int rv = sm_render(sm, kind, id, json, version);
     if (rv == AMK_OK && *json == NULL) {
         snprintf(sm->errmsg, sizeof sm->errmsg, "%s %s not found",
                  KIND_NAME[kind], id);

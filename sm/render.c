@@ -340,11 +340,11 @@ int sm_render_into(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
 }
 
 int sm_render(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
-              char **json)
+              char **json, uint64_t *version)
 {
     struct sm_json o = {0};
     *json = NULL;
-    int rv = sm_render_into(sm, kind, id, &o, NULL);
+    int rv = sm_render_into(sm, kind, id, &o, version);
     if (o.failed) {
         free(o.ptr);
         snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");

@@ -634,7 +634,7 @@ static int emit_event(struct amk_sm *sm)
         /* The first change is the result's body, already rendered. */
         char *data = NULL;
         if (i > 0 || sm->result->body == NULL) {
-            rv = sm_render(sm, c->kind, c->id, &data);
+            rv = sm_render(sm, c->kind, c->id, &data, NULL);
             if (rv != AMK_OK) {
                 break;
             }
@@ -917,19 +917,7 @@ static int bump_versions(struct amk_sm *sm)
 static int render_body(struct amk_sm *sm, enum amk_sm_object kind,
                        const char *id)
 {
-    struct sm_json o = {0};
-    int rv = sm_render_into(sm, kind, id, &o, &sm->result->version);
-    if (o.failed) {
-        free(o.ptr);
-        snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
-        return AMK_ENOMEM;
-    }
-    if (rv < 0) {
-        free(o.ptr);
-        return -rv;
-    }
-    sm->result->body = o.ptr; /* NULL when the object does not exist */
-    return AMK_OK;
+    return sm_render(sm, kind, id, &sm->result->body, &sm->result->version);
 }
 
 /* Runs the handler: a rejection rolls back everything it did, so a

@@ -82,8 +82,10 @@ enum amk_sm_object {
     AMK_OBJ_RESOURCE,
 };
 
+/* One object; *version (may be NULL) gets its version, 0 for sessions,
+ * which have none. */
 int amk_sm_get(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
-               char **json);
+               char **json, uint64_t *version);
 
 /* NULL or empty strings mean "no filter". */
 struct amk_sm_filter {

@@ -188,6 +188,10 @@ def api(t):
                "unit on scene")
     r = expect(f2.get("/v1/incidents/" + inc["id"]), 200, "read incident")
     check(r.json["status"] == "on_scene", "unit status moves the incident", r)
+    check(r.header("etag") == '"%d"' % r.json["version"],
+          "a read object carries its version as ETag", r)
+    r = expect(f2.get("/v1/incidents"), 200, "list incidents")
+    check(r.header("etag") is None, "a list has no ETag", r)
     r = expect(post("/v1/incidents/%s/transfer" % inc2["id"], {"to": "bergen"},
                     session=so), 200, "transfer request")
     check(r.json["transfer_to"] == "bergen", "transfer pending", r)

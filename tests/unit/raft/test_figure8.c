@@ -427,7 +427,7 @@ static void test_noop_alone_still_diverges(void **state)
 static bool has_centre(struct cluster *c, unsigned i, const char *id)
 {
     char *json = NULL;
-    int rv = amk_sm_get(c->sm[i], AMK_OBJ_CENTRE, id, &json);
+    int rv = amk_sm_get(c->sm[i], AMK_OBJ_CENTRE, id, &json, NULL);
     free(json);
     assert_true(rv == AMK_OK || rv == AMK_ENOTFOUND);
     return rv == AMK_OK;

@@ -357,8 +357,8 @@ static void test_restart_replays(void **state)
     assert_true(run_until(c, all_applied, &applied, WAIT_MS));
     for (i = 0; i < 3; i++) {
         assert_int_equal(c->t[i].peers_ignored, 1);
-        assert_int_equal(amk_sm_get(c->t[i].sm, AMK_OBJ_CENTRE, "c5", &json),
-                         0);
+        assert_int_equal(
+            amk_sm_get(c->t[i].sm, AMK_OBJ_CENTRE, "c5", &json, NULL), 0);
         free(json);
     }
     /* The cluster goes on where it stopped. */

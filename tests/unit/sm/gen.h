@@ -116,7 +116,7 @@ static inline void gen_peek(struct gen *g, struct amk_sm *sm,
 {
     out[0] = '\0';
     char *json = NULL;
-    if (amk_sm_get(sm, kind, id, &json) != 0) {
+    if (amk_sm_get(sm, kind, id, &json, NULL) != 0) {
         return;
     }
     sqlite3_stmt *s;

@@ -152,7 +152,7 @@ static inline const char *h_get(struct h_ctx *h, enum amk_sm_object kind,
                                 const char *id)
 {
     char *json = NULL;
-    int rv = amk_sm_get(h->sm, kind, id, &json);
+    int rv = amk_sm_get(h->sm, kind, id, &json, NULL);
     if (rv == AMK_ENOTFOUND) {
         return NULL;
     }
