@@ -60,6 +60,11 @@ struct amk_sm {
     struct sm_change changes_inline[SM_CHANGES_INLINE];
 };
 
+/* pcache.c: process-wide SQLite settings (page cache layer, no memory
+ * statistics), installed once before the first database is opened. */
+void sm_sqlite_configure(void);
+bool sm_pcache_installed(void); /* for tests */
+
 /* schema.c: tables, JSON views, SQL functions of a fresh database. */
 int sm_schema_create(sqlite3 *db, char *errmsg);
 int sm_schema_register_functions(sqlite3 *db);

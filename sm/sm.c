@@ -58,10 +58,7 @@ static int db_open(struct amk_sm *sm)
 int amk_sm_open(struct amk_sm **out, const struct amk_sm_config *cfg,
                 char *errmsg)
 {
-    /* SQLite's memory statistics take a global mutex on every allocation
-     * (5% of an apply); nothing here reads them. Only possible before
-     * SQLite initialises: later calls answer SQLITE_MISUSE, harmlessly. */
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sm_sqlite_configure();
     *out = NULL;
     struct amk_sm *sm = calloc(1, sizeof *sm);
     if (sm == NULL) {
