@@ -243,6 +243,14 @@ static void put_u64(uint8_t **p, uint64_t v)
     *p += 8;
 }
 
+/* A snapshot is two buffers, which raft stores one after the other and
+ * hands back to fsm_restore as one: [0] the header, the deferred entries
+ * and sm_len (raft_malloc'd), [1] the state machine's snapshot (mapped by
+ * sm). On the loop thread, fsm_snapshot only copies: the deferred entries
+ * and the database image (one memcpy, sm/snapshot.c). The checksum over
+ * the image, the expensive part, is computed by fsm_snapshot_async in
+ * raft's thread pool (fsm version 3), or here when the raft_io cannot run
+ * work off the loop. */
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
                         unsigned *n_bufs)
 {
@@ -255,11 +263,14 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
     unsigned i;
     int rv;
 
-    rv = amk_sm_snapshot(f->sm, &sm_buf, &sm_len);
+    rv = amk_sm_snapshot_copy(f->sm, &sm_buf, &sm_len);
     if (rv != 0) {
         set_errmsg(f, "snapshot: sm: %s", amk_sm_errmsg(f->sm));
         rv = raft_code_of(rv);
         goto err;
+    }
+    if (f->fsm.snapshot_async == NULL) {
+        amk_sm_snapshot_seal(sm_buf, sm_len);
     }
 
     size = SNAPSHOT_HEADER_SIZE + SM_LEN_SIZE;
@@ -273,28 +284,22 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
         }
         size += entry;
     }
-    if (size > SIZE_MAX - sm_len) {
-        set_errmsg(f, "snapshot: too large");
-        rv = RAFT_TOOBIG;
-        goto err_after_sm_snapshot;
-    }
-    size += sm_len;
 
-    out = raft_malloc(sizeof *out);
+    out = raft_calloc(2, sizeof *out);
     if (out == NULL) {
         set_errmsg(f, "snapshot: out of memory");
         rv = RAFT_NOMEM;
         goto err_after_sm_snapshot;
     }
-    out->base = raft_malloc(size);
-    if (out->base == NULL) {
+    out[0].base = raft_malloc(size);
+    if (out[0].base == NULL) {
         set_errmsg(f, "snapshot: out of memory (%zu bytes)", size);
         rv = RAFT_NOMEM;
         goto err_after_out_alloc;
     }
-    out->len = size;
+    out[0].len = size;
 
-    p = out->base;
+    p = out[0].base;
     memcpy(p, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_SIZE);
     p += SNAPSHOT_MAGIC_SIZE;
     put_u32(&p, SNAPSHOT_FORMAT);
@@ -310,21 +315,32 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
         }
     }
     put_u64(&p, sm_len);
-    if (sm_len > 0) {
-        memcpy(p, sm_buf, sm_len);
-    }
-    free(sm_buf);
+    out[1].base = sm_buf;
+    out[1].len = sm_len;
 
     *bufs = out;
-    *n_bufs = 1;
+    *n_bufs = 2;
     return 0;
 
 err_after_out_alloc:
     raft_free(out);
 err_after_sm_snapshot:
-    free(sm_buf);
+    amk_sm_snapshot_free(sm_buf, sm_len);
 err:
     return rv;
+}
+
+/* Version 3: raft's thread pool, after fsm_snapshot and before the
+ * snapshot is stored. Touches only the state machine's copy. */
+static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+                              unsigned *n_bufs)
+{
+    (void)fsm;
+    if (*bufs == NULL || *n_bufs != 2) {
+        return RAFT_INVALID;
+    }
+    amk_sm_snapshot_seal((*bufs)[1].base, (*bufs)[1].len);
+    return 0;
 }
 
 /* Version 2: raft calls this once it is done with what fsm_snapshot returned
@@ -332,14 +348,16 @@ err:
 static int fsm_snapshot_finalize(struct raft_fsm *fsm,
                                  struct raft_buffer *bufs[], unsigned *n_bufs)
 {
-    unsigned i;
-    (void)fsm;
+    struct amk_raft_fsm *f = fsm->data;
 
     if (*bufs == NULL) {
         return 0;
     }
-    for (i = 0; i < *n_bufs; i++) {
-        raft_free((*bufs)[i].base);
+    if (*n_bufs >= 1) {
+        raft_free((*bufs)[0].base);
+    }
+    if (*n_bufs >= 2) {
+        amk_sm_snapshot_recycle(f->sm, (*bufs)[1].base, (*bufs)[1].len);
     }
     raft_free(*bufs);
     *bufs = NULL;
@@ -562,7 +580,7 @@ int amk_raft_fsm_init(struct amk_raft_fsm *f, struct amk_sm *sm)
     f->fsm.snapshot = fsm_snapshot;
     f->fsm.restore = fsm_restore;
     f->fsm.snapshot_finalize = fsm_snapshot_finalize;
-    f->fsm.snapshot_async = NULL; /* version 2: never called */
+    f->fsm.snapshot_async = NULL; /* until amk_raft_fsm_bind */
     return 0;
 }
 
@@ -578,6 +596,16 @@ void amk_raft_fsm_close(struct amk_raft_fsm *f)
 void amk_raft_fsm_bind(struct amk_raft_fsm *f, struct raft *raft)
 {
     f->raft = raft;
+    /* Version 3 needs raft_io's async_work (raft_uv has it; a test io may
+     * not): without it the checksum stays on the loop thread. */
+    if (raft != NULL && raft->io != NULL && raft->io->version >= 2 &&
+        raft->io->async_work != NULL) {
+        f->fsm.version = 3;
+        f->fsm.snapshot_async = fsm_snapshot_async;
+    } else {
+        f->fsm.version = 2;
+        f->fsm.snapshot_async = NULL;
+    }
 }
 
 void amk_raft_fsm_on_applied(struct amk_raft_fsm *f, amk_raft_fsm_applied_cb cb,

@@ -46,6 +46,7 @@ struct amk_sm {
     uint64_t applied_index;
     int64_t last_time_ms; /* effective time of the last applied command */
     char errmsg[256];
+    void *snap_spare; /* a snapshot buffer given back, for the next one */
 
     /* Per-command context, valid during amk_sm_apply. */
     const struct amk_cmd *cmd;
@@ -64,6 +65,13 @@ struct amk_sm {
  * statistics), installed once before the first database is opened. */
 void sm_sqlite_configure(void);
 bool sm_pcache_installed(void); /* for tests */
+
+/* snapshot.c: makes db's main database a memdb image (a copy of `image`,
+ * or empty), growable without SQLite's 1 GiB default limit. Every state
+ * machine database lives in one contiguous buffer, so a snapshot is one
+ * memcpy. Returns an SQLite code. */
+int sm_memdb_attach(sqlite3 *db, const void *image, size_t len);
+void sm_snapshot_spare_free(struct amk_sm *sm);
 
 /* schema.c: tables, JSON views, SQL functions of a fresh database. */
 int sm_schema_create(sqlite3 *db, char *errmsg);

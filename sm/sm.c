@@ -23,6 +23,9 @@ static int db_open(struct amk_sm *sm)
     int rv = sqlite3_open_v2(
         ":memory:", &sm->db,
         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rv == SQLITE_OK) {
+        rv = sm_memdb_attach(sm->db, NULL, 0);
+    }
     if (rv != SQLITE_OK) {
         snprintf(sm->errmsg, sizeof sm->errmsg, "open database: %s",
                  sqlite3_errstr(rv));
@@ -33,9 +36,9 @@ static int db_open(struct amk_sm *sm)
     /* Fixed settings: the database image must depend only on the commands
      * applied, never on the build's defaults. secure_delete must be ON
      * (here and in amk_sm_restore): with it off, freed and reused pages
-     * keep stale bytes, and which bytes depends on the pager (":memory:"
-     * here, the memdb VFS after a restore) and on what is in its cache, so
-     * a restored node's image drifts from its peers' (test_determinism). */
+     * keep stale bytes, and which bytes depends on what is in the pager's
+     * cache, so a restored node's image drifts from its peers'
+     * (test_determinism). */
     rv = sqlite3_exec(sm->db,
                       "PRAGMA journal_mode=MEMORY; PRAGMA page_size=4096;"
                       " PRAGMA secure_delete=ON;"
@@ -109,6 +112,7 @@ void amk_sm_close(struct amk_sm *sm)
     }
     sm_stmts_finalize(sm);
     sqlite3_close(sm->db);
+    sm_snapshot_spare_free(sm);
     if (sm->changes != sm->changes_inline) {
         free(sm->changes);
     }

@@ -147,10 +147,25 @@ int amk_sm_node_info(struct amk_sm *sm, uint64_t id,
                      struct amk_sm_node_info *info);
 
 /* --- Snapshots: a header (magic, format, applied index, length) and the
- * serialized database. amk_sm_snapshot() returns a malloc'd buffer the caller
- * frees. amk_sm_restore() checks the header and replaces the whole state; on
- * error the state is unchanged. */
+ * serialized database. amk_sm_snapshot() returns a buffer the caller gives
+ * back with amk_sm_snapshot_free() (it is mapped, not malloc'd).
+ * amk_sm_restore() checks the header and replaces the whole state; on error the
+ * state is unchanged. */
 int amk_sm_snapshot(struct amk_sm *sm, void **buf, size_t *len);
+
+/* The same in two phases, so the expensive part can leave the thread that
+ * applies: amk_sm_snapshot_copy() copies the database image (one memcpy)
+ * into a buffer with room for the header, and must run where
+ * amk_sm_apply runs; amk_sm_snapshot_seal() writes the header's magic and
+ * checksum, touches nothing but the buffer, and may run on any thread. An
+ * unsealed buffer is refused by amk_sm_restore. */
+int amk_sm_snapshot_copy(struct amk_sm *sm, void **buf, size_t *len);
+void amk_sm_snapshot_seal(void *buf, size_t len);
+void amk_sm_snapshot_free(void *buf, size_t len);
+/* Gives a snapshot buffer back to sm for its next snapshot (same thread as
+ * amk_sm_snapshot_copy): the copy into memory already touched is several
+ * times faster. */
+void amk_sm_snapshot_recycle(struct amk_sm *sm, void *buf, size_t len);
 int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len);
 
 /* The raw serialized database, for determinism checks (caller frees). */

@@ -375,19 +375,25 @@ static void fill(struct fx *fx)
     assert_int_equal(fx->f.n_deferred, 2);
 }
 
-/* Takes a snapshot of fx into one malloc'd buffer (raft's copy of it) and
- * finalizes the adapter's buffers. */
+/* Takes a snapshot of fx the way raft does: fsm_snapshot, then (version 3)
+ * fsm_snapshot_async, then the buffers stored one after the other, here in
+ * one raft_malloc'd buffer, and finalize. */
 static void take_snapshot(struct fx *fx, struct raft_buffer *out)
 {
     struct raft_buffer *bufs = NULL;
     unsigned n_bufs = 0;
 
     assert_int_equal(fx->f.fsm.snapshot(&fx->f.fsm, &bufs, &n_bufs), 0);
-    assert_int_equal(n_bufs, 1);
-    out->len = bufs[0].len;
+    assert_int_equal(n_bufs, 2);
+    if (fx->f.fsm.snapshot_async != NULL) {
+        assert_int_equal(fx->f.fsm.snapshot_async(&fx->f.fsm, &bufs, &n_bufs),
+                         0);
+    }
+    out->len = bufs[0].len + bufs[1].len;
     out->base = raft_malloc(out->len);
     assert_non_null(out->base);
-    memcpy(out->base, bufs[0].base, out->len);
+    memcpy(out->base, bufs[0].base, bufs[0].len);
+    memcpy((uint8_t *)out->base + bufs[0].len, bufs[1].base, bufs[1].len);
     assert_int_equal(fx->f.fsm.snapshot_finalize(&fx->f.fsm, &bufs, &n_bufs),
                      0);
     assert_null(bufs);
@@ -753,6 +759,66 @@ static void test_restore_out_of_memory_changes_nothing(void **state)
     raft_free(snap.base);
 }
 
+static int fake_async_work(struct raft_io *io, struct raft_io_async_work *req,
+                           raft_io_async_work_cb cb)
+{
+    (void)io;
+    (void)req;
+    (void)cb;
+    return RAFT_NOTFOUND; /* never called: raft is not running here */
+}
+
+/* With a raft_io that runs work off the loop, the adapter is version 3:
+ * fsm_snapshot leaves the state machine's part unsealed (no checksum, which
+ * restore refuses) and fsm_snapshot_async seals it. */
+static void test_snapshot_async_seals_off_the_loop(void **state)
+{
+    struct fx *fx = *state;
+    struct raft_io io;
+    memset(&io, 0, sizeof io);
+    io.version = 2;
+    io.async_work = fake_async_work;
+    fx->raft.io = &io;
+    amk_raft_fsm_bind(&fx->f, &fx->raft);
+    assert_int_equal(fx->f.fsm.version, 3);
+    assert_non_null(fx->f.fsm.snapshot_async);
+    fill(fx);
+
+    /* Unsealed: what raft would store if snapshot_async never ran. */
+    struct raft_buffer *bufs = NULL;
+    unsigned n_bufs = 0;
+    assert_int_equal(fx->f.fsm.snapshot(&fx->f.fsm, &bufs, &n_bufs), 0);
+    assert_int_equal(n_bufs, 2);
+    struct raft_buffer unsealed;
+    unsealed.len = bufs[0].len + bufs[1].len;
+    unsealed.base = raft_malloc(unsealed.len);
+    assert_non_null(unsealed.base);
+    memcpy(unsealed.base, bufs[0].base, bufs[0].len);
+    memcpy((uint8_t *)unsealed.base + bufs[0].len, bufs[1].base, bufs[1].len);
+    assert_int_equal(fx->f.fsm.snapshot_finalize(&fx->f.fsm, &bufs, &n_bufs),
+                     0);
+    struct fx *other = malloc(sizeof *other);
+    assert_non_null(other);
+    fx_open(other, 5);
+    assert_int_equal(other->f.fsm.restore(&other->f.fsm, &unsealed),
+                     RAFT_MALFORMED);
+    raft_free(unsealed.base);
+
+    /* Sealed in the "thread pool": restores to the same state. */
+    struct raft_buffer snap;
+    take_snapshot(fx, &snap);
+    assert_int_equal(other->f.fsm.restore(&other->f.fsm, &snap), 0);
+    struct image a, b;
+    image_take(fx, &a);
+    image_take(other, &b);
+    image_assert_same(&a, &b, true);
+    image_free(&a);
+    image_free(&b);
+    fx_close(other);
+    free(other);
+    fx->raft.io = NULL;
+}
+
 static void test_snapshot_out_of_memory(void **state)
 {
     struct fx *fx = *state;
@@ -792,6 +858,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_restore_resets_current_term_applied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_async_seals_off_the_loop,
+                                        setup, teardown),
         BAD(bad_magic_case),
         BAD(bad_format_case),
         BAD(huge_count_case),

@@ -149,7 +149,7 @@ static void test_same_stream_same_bytes(void **state)
             size_t snap_len;
             assert_int_equal(amk_sm_snapshot(a.sm, &snap, &snap_len), 0);
             assert_int_equal(amk_sm_restore(c.sm, snap, snap_len), 0);
-            free(snap);
+            amk_sm_snapshot_free(snap, snap_len);
             c_live = true;
             expect_same_image(&a, &c, "restored");
         }

@@ -51,7 +51,7 @@ static void test_clamp_after_restore(void **state)
     size_t len;
     assert_int_equal(amk_sm_snapshot(a.sm, &snap, &len), AMK_OK);
     assert_int_equal(amk_sm_restore(b.sm, snap, len), AMK_OK);
-    free(snap);
+    amk_sm_snapshot_free(snap, len);
     b.index = a.index;
     a.now_ms = b.now_ms = 1795000000000LL - 60000; /* behind */
     assert_int_equal(h_centre(&a, "bergen", NULL), AMK_OK);
