@@ -8,6 +8,7 @@ Run one test: python3 test_raft.py --amkd build/amkd follower_write
 """
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -340,6 +341,45 @@ def minority(t):
     check_survivor(s, "b")
 
 
+def outcome_unknown(t):
+    """504 TIMEOUT means the outcome is unknown, and a retry with the same
+    Idempotency-Key settles it: the leader accepts a write, then cannot reach
+    a majority (both followers frozen with SIGSTOP, so their connections stay
+    open and nothing is refused). The write must answer 504 within the request
+    timeout (never 503 NO_LEADER: the entry is in the leader's log and may
+    still commit), and after the followers thaw the retry answers 201 and
+    exactly one centre exists."""
+    c = t.cluster(3, extra=("--request-timeout-ms", "1500"))
+    leader = c.leader()
+    frozen = c.followers(leader)
+    create_centre(leader, "before-freeze")
+    for n in frozen:
+        n.kill(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        r = leader.http("POST", "/v1/centres", centre_body("in-doubt"),
+                        {"Idempotency-Key": "key-in-doubt"}, timeout=10.0)
+        took = time.monotonic() - t0
+        check(r.status == 504 and r.error_code == "TIMEOUT",
+              "a write the leader cannot commit answers 504 TIMEOUT", r)
+        check(took < 5.0, "504 within the request timeout (took %.1fs)" % took)
+    finally:
+        for n in frozen:
+            n.kill(signal.SIGCONT)
+    c.wait_ready()
+    r = write_retry(c.live(), "POST", "/v1/centres", centre_body("in-doubt"),
+                    "key-in-doubt")
+    check(r.status == 201, "the retry with the same key answers 201", r)
+    ids = list_centres(c.leader(), no_leader_window=5.0)
+    check(ids.count("in-doubt") == 1, "exactly one centre from the write in "
+          "doubt", ids)
+    # The answer is settled: a third try replays it.
+    again = write_retry(c.live(), "POST", "/v1/centres",
+                        centre_body("in-doubt"), "key-in-doubt")
+    check(again.status == 201 and again.body == r.body,
+          "a replay returns the first answer", again, r)
+
+
 def uncommitted_tail(t):
     """A node that restarts with uncommitted entries at the end of its log
     (appended while it led without a majority), a tail longer than the new
@@ -467,4 +507,5 @@ if __name__ == "__main__":
         "minority": minority,
         "no_ack_lost": no_ack_lost,
         "uncommitted_tail": uncommitted_tail,
+        "outcome_unknown": outcome_unknown,
     }))
