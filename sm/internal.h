@@ -66,11 +66,14 @@ struct amk_sm {
 void sm_sqlite_configure(void);
 bool sm_pcache_installed(void); /* for tests */
 
-/* snapshot.c: makes db's main database a memdb image (a copy of `image`,
- * or empty), growable without SQLite's 1 GiB default limit. Every state
- * machine database lives in one contiguous buffer, so a snapshot is one
- * memcpy. Returns an SQLite code. */
-int sm_memdb_attach(sqlite3 *db, const void *image, size_t len);
+/* snapshot.c: opens a state machine database, fresh (image NULL) or a
+ * copy of `image`, with the connection settings every node shares (one
+ * place for amk_sm_open and amk_sm_restore). It is a memdb image, growable
+ * without SQLite's 1 GiB default limit: every state machine database lives
+ * in one contiguous buffer, so a snapshot is one memcpy. Returns an SQLite
+ * code; on failure *db is NULL and errmsg names the step. */
+int sm_db_open(sqlite3 **db, const void *image, size_t len, char *errmsg,
+               size_t errmsg_size);
 void sm_snapshot_spare_free(struct amk_sm *sm);
 
 /* schema.c: tables, JSON views, SQL functions of a fresh database. */

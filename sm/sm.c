@@ -20,40 +20,11 @@ void amk_sm_config_default(struct amk_sm_config *cfg)
 
 static int db_open(struct amk_sm *sm)
 {
-    int rv = sqlite3_open_v2(
-        ":memory:", &sm->db,
-        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rv == SQLITE_OK) {
-        rv = sm_memdb_attach(sm->db, NULL, 0);
-    }
+    char why[200];
+    int rv = sm_db_open(&sm->db, NULL, 0, why, sizeof why);
     if (rv != SQLITE_OK) {
-        snprintf(sm->errmsg, sizeof sm->errmsg, "open database: %s",
-                 sqlite3_errstr(rv));
-        sqlite3_close(sm->db);
-        sm->db = NULL;
-        return rv == SQLITE_NOMEM ? AMK_ENOMEM : AMK_EINTERNAL;
-    }
-    /* Fixed settings: the database image must depend only on the commands
-     * applied, never on the build's defaults. secure_delete must be ON
-     * (here and in amk_sm_restore): with it off, freed and reused pages
-     * keep stale bytes, and which bytes depends on what is in the pager's
-     * cache, so a restored node's image drifts from its peers'
-     * (test_determinism). */
-    rv = sqlite3_exec(sm->db,
-                      "PRAGMA journal_mode=MEMORY; PRAGMA page_size=4096;"
-                      " PRAGMA secure_delete=ON;"
-                      " PRAGMA auto_vacuum=NONE; PRAGMA foreign_keys=OFF;"
-                      " PRAGMA recursive_triggers=OFF;",
-                      NULL, NULL, NULL);
-    if (rv == SQLITE_OK) {
-        rv = sm_schema_register_functions(sm->db);
-    }
-    if (rv != SQLITE_OK) {
-        snprintf(sm->errmsg, sizeof sm->errmsg, "configure database: %s",
-                 sqlite3_errmsg(sm->db));
-        sqlite3_close(sm->db);
-        sm->db = NULL;
-        return AMK_EINTERNAL;
+        snprintf(sm->errmsg, sizeof sm->errmsg, "open database: %s", why);
+        return (rv & 0xff) == SQLITE_NOMEM ? AMK_ENOMEM : AMK_EINTERNAL;
     }
     return AMK_OK;
 }

@@ -77,7 +77,8 @@ static uint64_t get_u64(const uint8_t *p)
     return v;
 }
 
-int sm_memdb_attach(sqlite3 *db, const void *image, size_t len)
+/* Makes db's main database a memdb image (a copy of `image`, or empty). */
+static int memdb_attach(sqlite3 *db, const void *image, size_t len)
 {
     /* SQLite owns the buffer from here on, even when deserialize fails
      * (FREEONCLOSE). */
@@ -99,6 +100,51 @@ int sm_memdb_attach(sqlite3 *db, const void *image, size_t len)
      * it would fail commands its peers apply. */
     sqlite3_int64 limit = INT64_C(1) << 50;
     return sqlite3_file_control(db, "main", SQLITE_FCNTL_SIZE_LIMIT, &limit);
+}
+
+int sm_db_open(sqlite3 **out, const void *image, size_t len, char *errmsg,
+               size_t errmsg_size)
+{
+    sqlite3 *db = NULL;
+    const char *step = "open";
+    int rv = sqlite3_open_v2(
+        ":memory:", &db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rv == SQLITE_OK) {
+        step = "deserialize";
+        rv = memdb_attach(db, image, len);
+    }
+    /* Fixed settings: the database image must depend only on the commands
+     * applied, never on the build's defaults. secure_delete must be ON:
+     * with it off, freed and reused pages keep stale bytes, and which
+     * bytes depends on what is in the pager's cache, so a restored node's
+     * image drifts from its peers' (test_determinism). page_size and
+     * auto_vacuum belong to the database file: set on a fresh one, carried
+     * by an image. */
+    if (rv == SQLITE_OK) {
+        step = "configure";
+        rv = sqlite3_exec(db,
+                          "PRAGMA journal_mode=MEMORY; PRAGMA secure_delete=ON;"
+                          " PRAGMA foreign_keys=OFF;"
+                          " PRAGMA recursive_triggers=OFF;",
+                          NULL, NULL, NULL);
+    }
+    if (rv == SQLITE_OK && image == NULL) {
+        rv = sqlite3_exec(db, "PRAGMA page_size=4096; PRAGMA auto_vacuum=NONE;",
+                          NULL, NULL, NULL);
+    }
+    if (rv == SQLITE_OK) {
+        rv = sm_schema_register_functions(db);
+    }
+    if (rv != SQLITE_OK) {
+        snprintf(errmsg, errmsg_size, "%s: %s", step,
+                 db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rv));
+        sqlite3_close(db);
+        *out = NULL;
+        return rv;
+    }
+    *out = db;
+    return SQLITE_OK;
 }
 
 /* Where a snapshot's bytes go: an anonymous mapping with transparent huge
@@ -301,35 +347,16 @@ int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len)
 
     struct amk_sm fresh;
     memset(&fresh, 0, sizeof fresh);
-    int rv = sqlite3_open_v2(
-        ":memory:", &fresh.db,
-        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    char why[200];
+    int rv =
+        sm_db_open(&fresh.db, p + SNAP_HEADER, (size_t)db_len, why, sizeof why);
     if (rv != SQLITE_OK) {
-        snprintf(sm->errmsg, sizeof sm->errmsg, "snapshot: open: %s",
-                 sqlite3_errstr(rv));
-        sqlite3_close(fresh.db);
-        return AMK_EINTERNAL;
-    }
-    rv = sm_memdb_attach(fresh.db, p + SNAP_HEADER, (size_t)db_len);
-    if (rv != SQLITE_OK) {
-        snprintf(sm->errmsg, sizeof sm->errmsg, "snapshot: deserialize: %s",
-                 sqlite3_errmsg(fresh.db));
-        sqlite3_close(fresh.db);
-        return (rv & 0xff) == SQLITE_NOMEM ? AMK_ENOMEM : AMK_EINVALID;
-    }
-    rv = sqlite3_exec(fresh.db,
-                      "PRAGMA journal_mode=MEMORY; PRAGMA secure_delete=ON;",
-                      NULL, NULL, NULL);
-    if (rv == SQLITE_OK) {
-        rv = sm_schema_register_functions(fresh.db);
-    }
-    if (rv != SQLITE_OK) {
-        snprintf(sm->errmsg, sizeof sm->errmsg, "snapshot: configure: %s",
-                 sqlite3_errmsg(fresh.db));
-        sqlite3_close(fresh.db);
+        snprintf(sm->errmsg, sizeof sm->errmsg, "snapshot: %s", why);
         /* The first read of the image: a damaged one is bad input, not a
          * local failure. */
-        return (rv & 0xff) == SQLITE_NOTADB || (rv & 0xff) == SQLITE_CORRUPT
+        int primary = rv & 0xff;
+        return primary == SQLITE_NOMEM ? AMK_ENOMEM
+               : primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT
                    ? AMK_EINVALID
                    : AMK_EINTERNAL;
     }
