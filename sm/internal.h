@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "logs.h"
 #include "sm.h"
 
 #define SM_CHANGES_INLINE 16
@@ -46,13 +47,15 @@ struct amk_sm {
     uint64_t applied_index;
     int64_t last_time_ms; /* effective time of the last applied command */
     char errmsg[256];
-    void *snap_spare; /* a snapshot buffer given back, for the next one */
+    void *snap_spare;    /* a snapshot buffer given back, for the next one */
+    struct sm_logs logs; /* events, audit, idempotency records */
 
     /* Per-command context, valid during amk_sm_apply. */
     const struct amk_cmd *cmd;
     uint64_t index;
     struct sm_actor actor;
     struct amk_sm_result *result;
+    struct sm_staged staged; /* this command's log records, until commit */
     const char *event_type;
     enum amk_sm_object object_kind;
     char object_id[AMK_ID_MAX + 1]; /* audited object */
@@ -76,9 +79,8 @@ int sm_db_open(sqlite3 **db, const void *image, size_t len, char *errmsg,
                size_t errmsg_size);
 void sm_snapshot_spare_free(struct amk_sm *sm);
 
-/* schema.c: tables, JSON views, SQL functions of a fresh database. */
+/* schema.c: the tables of a fresh database. */
 int sm_schema_create(sqlite3 *db, char *errmsg);
-int sm_schema_register_functions(sqlite3 *db);
 
 /* sm.c: helpers for handlers. Each `sm_reject*` fills sm->result and returns
  * the code, so a handler can `return sm_reject(sm, AMK_ECONFLICT, ...)`. */

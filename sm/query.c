@@ -53,13 +53,11 @@ static const char *nonempty(const char *s)
     return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
-/* Runs a page query whose rows are (id, cursor) of objects of `kind`, or
- * (json, cursor) when kind is AUDIT_ROWS; its last parameter is the row
- * limit (limit + 1 is asked for, to know whether more follow). */
-#define AUDIT_ROWS (-1)
-
+/* Runs a page query whose rows are (id, cursor) of objects of `kind`; its
+ * last parameter is the row limit (limit + 1 is asked for, to know whether
+ * more follow). */
 static int page(struct amk_sm *sm, sqlite3_stmt *s, int limit_param,
-                unsigned limit, int kind, char **json)
+                unsigned limit, enum amk_sm_object kind, char **json)
 {
     struct sm_json b = {0};
     struct sm_json o = {0};
@@ -77,21 +75,16 @@ static int page(struct amk_sm *sm, sqlite3_stmt *s, int limit_param,
         if (n > 0) {
             sm_json_add(&o, ",", 1);
         }
-        if (kind == AUDIT_ROWS) {
-            sm_json_lit(&o, sm_col_text(s, 0));
-        } else {
-            b.len = 0;
-            int r = sm_render_into(sm, (enum amk_sm_object)kind,
-                                   sm_col_text(s, 0), &b, NULL);
-            if (r < 0 || b.failed) {
-                sqlite3_reset(s);
-                free(b.ptr);
-                free(o.ptr);
-                snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
-                return r < 0 ? -r : AMK_ENOMEM;
-            }
-            sm_json_add(&o, b.ptr, b.len);
+        b.len = 0;
+        int r = sm_render_into(sm, kind, sm_col_text(s, 0), &b, NULL);
+        if (r < 0 || b.failed) {
+            sqlite3_reset(s);
+            free(b.ptr);
+            free(o.ptr);
+            snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+            return r < 0 ? -r : AMK_ENOMEM;
         }
+        sm_json_add(&o, b.ptr, b.len);
         snprintf(cursor, sizeof cursor, "%s", sm_col_text(s, 1));
         n++;
     }
@@ -214,135 +207,103 @@ int amk_sm_list(struct amk_sm *sm, enum amk_sm_object kind,
                 return AMK_EINTERNAL;
             }
             sm_bind_text(s, 1, after != NULL ? after : "");
-            return page(sm, s, 2, limit, (int)kind, json);
+            return page(sm, s, 2, limit, kind, json);
     }
     snprintf(sm->errmsg, sizeof sm->errmsg, "unknown object kind");
     return AMK_EINVALID;
 }
 
-static const char SQL_PURGED[] =
-    "SELECT value FROM meta WHERE key = 'events_purged'";
-static const char SQL_EVENTS[] =
-    "SELECT idx, body FROM events WHERE idx > ?1 ORDER BY idx LIMIT ?2";
+/* AMK_ECOMPACTED unless every event after `since` is still kept. */
+static int check_kept(struct amk_sm *sm, uint64_t since, const char *hint)
+{
+    uint64_t purged = sm->logs.events_purged;
+    if (since >= purged) {
+        return AMK_OK;
+    }
+    snprintf(sm->errmsg, sizeof sm->errmsg,
+             "events up to index %llu are no longer kept%s",
+             (unsigned long long)purged, hint);
+    return AMK_ECOMPACTED;
+}
 
 int amk_sm_events(struct amk_sm *sm, uint64_t since, unsigned limit,
                   char **json)
 {
     *json = NULL;
-    sqlite3_stmt *s = sm_sql(sm, SQL_PURGED);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
-    }
-    uint64_t purged = 0;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        purged = (uint64_t)sqlite3_column_int64(s, 0);
-    }
-    sqlite3_reset(s);
-    if (since < purged) {
-        snprintf(sm->errmsg, sizeof sm->errmsg,
-                 "events up to index %llu are no longer kept; read the"
-                 " objects again and follow from their X-Amk-Index",
-                 (unsigned long long)purged);
-        return AMK_ECOMPACTED;
+    int rv = check_kept(sm, since,
+                        "; read the objects again and follow from their"
+                        " X-Amk-Index");
+    if (rv != AMK_OK) {
+        return rv;
     }
     limit = clamp_limit(limit);
-    s = sm_sql(sm, SQL_EVENTS);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
-    }
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)since);
-    sqlite3_bind_int(s, 2, (int)limit);
     struct sm_json o = {0};
     sm_json_lit(&o, "{\"events\":[");
     uint64_t next = since > sm->applied_index ? since : sm->applied_index;
-    unsigned n = 0;
-    int rv;
-    while ((rv = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n++ > 0) {
+    size_t pos = sm_events_after(&sm->logs, since);
+    for (unsigned n = 0; n < limit; n++, pos++) {
+        const struct sm_event *e = sm_event_at(&sm->logs, pos);
+        if (e == NULL) {
+            break;
+        }
+        if (n > 0) {
             sm_json_add(&o, ",", 1);
         }
-        sm_json_lit(&o, sm_col_text(s, 1));
-        if (n == limit) {
-            next = (uint64_t)sqlite3_column_int64(s, 0);
+        sm_json_add(&o, e->body, e->len);
+        if (n + 1 == limit) {
+            next = e->idx;
         }
     }
-    if (rv != SQLITE_ROW && rv != SQLITE_DONE) {
-        rv = sm_sqlite_error(sm, "events");
-        sqlite3_reset(s);
-        free(o.ptr);
-        return rv;
-    }
-    sqlite3_reset(s);
     char tail[48];
     snprintf(tail, sizeof tail, "],\"next\":%llu}", (unsigned long long)next);
     sm_json_lit(&o, tail);
     return out_finish(sm, &o, json);
 }
 
-static const char SQL_EVENT_NEXT[] =
-    "SELECT idx, body FROM events WHERE idx > ?1 ORDER BY idx LIMIT 1";
-
 int amk_sm_event_next(struct amk_sm *sm, uint64_t after, uint64_t *index,
                       char **json)
 {
     *json = NULL;
-    sqlite3_stmt *s = sm_sql(sm, SQL_PURGED);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
+    int rv = check_kept(sm, after, "");
+    if (rv != AMK_OK) {
+        return rv;
     }
-    uint64_t purged = 0;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        purged = (uint64_t)sqlite3_column_int64(s, 0);
+    const struct sm_event *e =
+        sm_event_at(&sm->logs, sm_events_after(&sm->logs, after));
+    if (e == NULL) {
+        snprintf(sm->errmsg, sizeof sm->errmsg, "no event after %llu",
+                 (unsigned long long)after);
+        return AMK_ENOTFOUND;
     }
-    sqlite3_reset(s);
-    if (after < purged) {
-        snprintf(sm->errmsg, sizeof sm->errmsg,
-                 "events up to index %llu are no longer kept",
-                 (unsigned long long)purged);
-        return AMK_ECOMPACTED;
+    *index = e->idx;
+    *json = malloc(e->len + 1);
+    if (*json == NULL) {
+        snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+        return AMK_ENOMEM;
     }
-    s = sm_sql(sm, SQL_EVENT_NEXT);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
-    }
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)after);
-    int rv = sqlite3_step(s);
-    if (rv == SQLITE_ROW) {
-        *index = (uint64_t)sqlite3_column_int64(s, 0);
-        *json = strdup(sm_col_text(s, 1));
-        sqlite3_reset(s);
-        if (*json == NULL) {
-            snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
-            return AMK_ENOMEM;
-        }
-        return AMK_OK;
-    }
-    sqlite3_reset(s);
-    if (rv != SQLITE_DONE) {
-        return sm_sqlite_error(sm, "next event");
-    }
-    snprintf(sm->errmsg, sizeof sm->errmsg, "no event after %llu",
-             (unsigned long long)after);
-    return AMK_ENOTFOUND;
+    memcpy(*json, e->body, e->len + 1);
+    return AMK_OK;
 }
-
-static const char SQL_AUDIT[] =
-    "SELECT j, idx FROM audit_json WHERE idx > ?1"
-    " AND (?2 IS NULL OR object = ?2) AND (?3 IS NULL OR principal = ?3)"
-    " ORDER BY idx LIMIT ?4";
 
 int amk_sm_audit(struct amk_sm *sm, const char *object, const char *actor,
                  uint64_t since, unsigned limit, char **json)
 {
     *json = NULL;
-    sqlite3_stmt *s = sm_sql(sm, SQL_AUDIT);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
+    struct sm_json o = {0};
+    bool more;
+    uint64_t last;
+    sm_json_lit(&o, "{\"items\":[");
+    sm_audit_page(&sm->logs, nonempty(object), nonempty(actor), since,
+                  clamp_limit(limit), &o, &more, &last);
+    char tail[48];
+    if (more) {
+        snprintf(tail, sizeof tail, "],\"next\":\"%llu\"}",
+                 (unsigned long long)last);
+    } else {
+        snprintf(tail, sizeof tail, "],\"next\":null}");
     }
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)since);
-    sm_bind_text(s, 2, nonempty(object));
-    sm_bind_text(s, 3, nonempty(actor));
-    return page(sm, s, 4, clamp_limit(limit), AUDIT_ROWS, json);
+    sm_json_lit(&o, tail);
+    return out_finish(sm, &o, json);
 }
 
 static const char SQL_SESSION_INFO[] =

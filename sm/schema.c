@@ -1,54 +1,15 @@
-/* sm/schema.c: the tables of a fresh state machine database, the views that
- * render each object as JSON (so every reader sees one rendering), and the
- * deterministic SQL functions they use. */
+/* sm/schema.c: the tables of a fresh state machine database. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 
-/* Times are stored as integer ms since the epoch (leader time from the
- * command header) and rendered RFC 3339 UTC with milliseconds. */
-static void amk_time_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    sqlite3_int64 ms = sqlite3_value_int64(argv[0]);
-    time_t secs = (time_t)(ms / 1000);
-    int millis = (int)(ms % 1000);
-    if (millis < 0) {
-        millis += 1000;
-        secs -= 1;
-    }
-    struct tm tm;
-    if (gmtime_r(&secs, &tm) == NULL) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    char buf[40];
-    int n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, millis);
-    sqlite3_result_text(ctx, buf, n, SQLITE_TRANSIENT);
-}
-
-int sm_schema_register_functions(sqlite3 *db)
-{
-    return sqlite3_create_function(db, "amk_time", 1,
-                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC |
-                                       SQLITE_INNOCUOUS,
-                                   NULL, amk_time_fn, NULL, NULL);
-}
-
-/* Objects are rendered by sm/render.c; only the cold audit log keeps a
- * JSON view. */
+/* Objects are rendered by sm/render.c. The event, audit and idempotency
+ * logs are not tables: they live beside the database (sm/logs.h). */
 static const char SCHEMA[] =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
     " WITHOUT ROWID;"
-    "INSERT INTO meta VALUES ('schema_version', 1), ('events_purged', 0);"
+    "INSERT INTO meta VALUES ('schema_version', 2);"
 
     "CREATE TABLE centres ("
     " id TEXT PRIMARY KEY, name TEXT NOT NULL, region TEXT NOT NULL,"
@@ -117,36 +78,10 @@ static const char SCHEMA[] =
     "CREATE INDEX resources_taken ON resources(taken_from)"
     " WHERE taken_from IS NOT NULL;"
 
-    "CREATE TABLE idem (principal TEXT NOT NULL, key TEXT NOT NULL,"
-    " idx INTEGER NOT NULL, at INTEGER NOT NULL, code INTEGER NOT NULL,"
-    " message TEXT NOT NULL, owner TEXT NOT NULL, epoch INTEGER NOT NULL,"
-    " version INTEGER NOT NULL, applied INTEGER NOT NULL,"
-    " created INTEGER NOT NULL, body TEXT,"
-    " PRIMARY KEY (principal, key)) WITHOUT ROWID;"
-    "CREATE INDEX idem_at ON idem(at);"
-
-    "CREATE TABLE events (idx INTEGER PRIMARY KEY, body TEXT NOT NULL);"
-
     "CREATE TABLE nodes (id INTEGER PRIMARY KEY, raft_address TEXT NOT NULL,"
     " http_address TEXT NOT NULL, binary_address TEXT NOT NULL,"
     " centre TEXT NOT NULL, region TEXT NOT NULL,"
-    " registered_at INTEGER NOT NULL);"
-
-    "CREATE TABLE audit ("
-    " idx INTEGER PRIMARY KEY, at INTEGER NOT NULL, command TEXT NOT NULL,"
-    " principal TEXT NOT NULL, role TEXT NOT NULL, centre TEXT NOT NULL,"
-    " console TEXT NOT NULL, session TEXT NOT NULL, epoch INTEGER NOT NULL,"
-    " object TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL,"
-    " idem_key TEXT NOT NULL);"
-    "CREATE INDEX audit_object ON audit(object, idx);"
-    "CREATE INDEX audit_principal ON audit(principal, idx);"
-
-    "CREATE VIEW audit_json(idx, object, principal, j) AS SELECT idx, object,"
-    " principal, json_object('index', idx, 'at', amk_time(at),"
-    " 'action', command, 'actor', principal, 'role', role, 'centre', centre,"
-    " 'console', console, 'session', session, 'epoch', epoch,"
-    " 'object', object, 'outcome', outcome, 'reason', reason,"
-    " 'idempotency_key', idem_key) FROM audit;";
+    " registered_at INTEGER NOT NULL);";
 
 int sm_schema_create(sqlite3 *db, char *errmsg)
 {

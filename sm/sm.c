@@ -46,6 +46,7 @@ int amk_sm_open(struct amk_sm **out, const struct amk_sm_config *cfg,
     }
     sm->changes = sm->changes_inline;
     sm->cap_changes = SM_CHANGES_INLINE;
+    sm_logs_init(&sm->logs);
     int rv = db_open(sm);
     if (rv != AMK_OK) {
         goto err_after_alloc;
@@ -83,6 +84,7 @@ void amk_sm_close(struct amk_sm *sm)
     }
     sm_stmts_finalize(sm);
     sqlite3_close(sm->db);
+    sm_logs_free(&sm->logs);
     sm_snapshot_spare_free(sm);
     if (sm->changes != sm->changes_inline) {
         free(sm->changes);
@@ -635,206 +637,141 @@ static int emit_event(struct amk_sm *sm)
         }
         return rv;
     }
-    static const char SQL[] = "INSERT INTO events (idx, body) VALUES (?1, ?2)";
-    sqlite3_stmt *s = sm_sql(sm, SQL);
-    if (s == NULL) {
+    sm->staged.event = sm_event_make(sm->index, b.ptr, b.len);
+    if (sm->staged.event == NULL) {
         free(b.ptr);
-        return AMK_EINTERNAL;
-    }
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)sm->index);
-    sqlite3_bind_text(s, 2, b.ptr, (int)b.len, SQLITE_STATIC);
-    rv = sm_exec_stmt(sm, s, "insert event");
-    sqlite3_clear_bindings(s);
-    if (rv != AMK_OK) {
-        free(b.ptr);
-        return rv;
+        snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+        return AMK_ENOMEM;
     }
     sm->result->event = b.ptr;
     return AMK_OK;
 }
 
-static int audit(struct amk_sm *sm, const char *command)
+/* The field of a decoded header string, or "" without a header. */
+static void str_field(const char **field, size_t *len, const struct amk_str *v)
 {
-    static const char SQL[] =
-        "INSERT INTO audit (idx, at, command, principal, role, centre,"
-        " console, session, epoch, object, outcome, reason, idem_key)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
-    const struct amk_cmd_header *h = sm->cmd != NULL ? &sm->cmd->h : NULL;
-    sqlite3_stmt *s = sm_sql(sm, SQL);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
-    }
-    struct amk_sm_result *r = sm->result;
-    const char *role = h != NULL ? amk_enum_name(AMK_ENUM_ROLE, h->role) : "";
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)sm->index);
-    sqlite3_bind_int64(s, 2, h != NULL ? h->timestamp_ms : 0);
-    sm_bind_text(s, 3, command);
-    if (h != NULL) {
-        sqlite3_bind_text(s, 4,
-                          h->principal.ptr != NULL ? h->principal.ptr : "",
-                          (int)h->principal.len, SQLITE_STATIC);
-        sm_bind_text(s, 6, sm->actor.has_session ? sm->actor.centre : "");
-        if (!sm->actor.has_session) {
-            sqlite3_bind_text(s, 6, h->centre.ptr != NULL ? h->centre.ptr : "",
-                              (int)h->centre.len, SQLITE_STATIC);
-        }
-        sqlite3_bind_text(s, 8, h->session.ptr != NULL ? h->session.ptr : "",
-                          (int)h->session.len, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 9,
-                           (sqlite3_int64)(sm->actor.has_session
-                                               ? sm->actor.session_epoch
-                                               : h->epoch));
-        sqlite3_bind_text(s, 13, h->idem_key.ptr != NULL ? h->idem_key.ptr : "",
-                          (int)h->idem_key.len, SQLITE_STATIC);
-    } else {
-        sm_bind_text(s, 4, "");
-        sm_bind_text(s, 6, "");
-        sm_bind_text(s, 8, "");
-        sqlite3_bind_int64(s, 9, 0);
-        sm_bind_text(s, 13, "");
-    }
-    sm_bind_text(s, 5, role != NULL ? role : "");
-    sm_bind_text(s, 7, sm->actor.console);
-    sm_bind_text(s, 10, sm->object_id);
-    sm_bind_text(s, 11,
-                 r->code == AMK_OK ? (r->replayed ? "replayed" : "ok")
-                                   : amk_code_name(r->code));
-    sm_bind_text(s, 12, r->message);
-    return sm_exec_stmt(sm, s, "insert audit");
+    *field = v != NULL && v->ptr != NULL ? v->ptr : "";
+    *len = v != NULL && v->ptr != NULL ? v->len : 0;
 }
 
-static const char SQL_IDEM_GET[] =
-    "SELECT idx, code, message, owner, epoch, version, applied, created, body"
-    " FROM idem WHERE principal = ?1 AND key = ?2";
+static void text_field(const char **field, size_t *len, const char *v)
+{
+    *field = v != NULL ? v : "";
+    *len = strlen(*field);
+}
+
+/* Stages the command's audit entry (published when it commits). */
+static int audit(struct amk_sm *sm, const char *command)
+{
+    const struct amk_cmd_header *h = sm->cmd != NULL ? &sm->cmd->h : NULL;
+    struct amk_sm_result *r = sm->result;
+    const char *f[SM_AUDIT_FIELDS];
+    size_t n[SM_AUDIT_FIELDS];
+    const char *role = h != NULL ? amk_enum_name(AMK_ENUM_ROLE, h->role) : "";
+    text_field(&f[SM_AUDIT_ACTION], &n[SM_AUDIT_ACTION], command);
+    str_field(&f[SM_AUDIT_ACTOR], &n[SM_AUDIT_ACTOR],
+              h != NULL ? &h->principal : NULL);
+    text_field(&f[SM_AUDIT_ROLE], &n[SM_AUDIT_ROLE], role);
+    if (sm->actor.has_session || h == NULL) {
+        text_field(&f[SM_AUDIT_CENTRE], &n[SM_AUDIT_CENTRE], sm->actor.centre);
+    } else {
+        str_field(&f[SM_AUDIT_CENTRE], &n[SM_AUDIT_CENTRE], &h->centre);
+    }
+    text_field(&f[SM_AUDIT_CONSOLE], &n[SM_AUDIT_CONSOLE], sm->actor.console);
+    str_field(&f[SM_AUDIT_SESSION], &n[SM_AUDIT_SESSION],
+              h != NULL ? &h->session : NULL);
+    text_field(&f[SM_AUDIT_OBJECT], &n[SM_AUDIT_OBJECT], sm->object_id);
+    text_field(&f[SM_AUDIT_OUTCOME], &n[SM_AUDIT_OUTCOME],
+               r->code == AMK_OK ? (r->replayed ? "replayed" : "ok")
+                                 : amk_code_name(r->code));
+    text_field(&f[SM_AUDIT_REASON], &n[SM_AUDIT_REASON], r->message);
+    str_field(&f[SM_AUDIT_IDEM_KEY], &n[SM_AUDIT_IDEM_KEY],
+              h != NULL ? &h->idem_key : NULL);
+    uint64_t epoch = h == NULL               ? 0
+                     : sm->actor.has_session ? sm->actor.session_epoch
+                                             : h->epoch;
+    sm->staged.audit =
+        sm_audit_make(sm->index, h != NULL ? h->timestamp_ms : 0, epoch, f, n);
+    if (sm->staged.audit == NULL) {
+        snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+        return AMK_ENOMEM;
+    }
+    return AMK_OK;
+}
 
 /* Returns 1 and fills the result if the key was seen, 0 if not. */
 static int idem_lookup(struct amk_sm *sm)
 {
     const struct amk_cmd_header *h = &sm->cmd->h;
-    sqlite3_stmt *s = sm_sql(sm, SQL_IDEM_GET);
-    if (s == NULL) {
-        return -AMK_EINTERNAL;
-    }
-    sqlite3_bind_text(s, 1, h->principal.ptr != NULL ? h->principal.ptr : "",
-                      (int)h->principal.len, SQLITE_STATIC);
-    sm_bind_str(s, 2, h->idem_key);
-    int rv = sqlite3_step(s);
-    if (rv == SQLITE_DONE) {
-        sqlite3_reset(s);
+    const char *principal;
+    size_t principal_len;
+    str_field(&principal, &principal_len, &h->principal);
+    const struct sm_idem *seen = sm_idem_find(
+        &sm->logs, principal, principal_len, h->idem_key.ptr, h->idem_key.len);
+    if (seen == NULL) {
         return 0;
     }
-    if (rv != SQLITE_ROW) {
-        rv = sm_sqlite_error(sm, "idempotency lookup");
-        sqlite3_reset(s);
-        return -rv;
-    }
     struct amk_sm_result *r = sm->result;
-    uint64_t first = (uint64_t)sqlite3_column_int64(s, 0);
-    r->code = sqlite3_column_int(s, 1);
-    snprintf(r->message, sizeof r->message, "%s", sm_col_text(s, 2));
-    snprintf(r->owner, sizeof r->owner, "%s", sm_col_text(s, 3));
-    r->epoch = (uint64_t)sqlite3_column_int64(s, 4);
-    r->version = (uint64_t)sqlite3_column_int64(s, 5);
-    r->applied = sqlite3_column_int(s, 6) != 0;
-    r->created = sqlite3_column_int(s, 7) != 0;
+    r->code = seen->code;
+    snprintf(r->message, sizeof r->message, "%s",
+             sm_idem_field(seen, SM_IDEM_MESSAGE));
+    snprintf(r->owner, sizeof r->owner, "%s",
+             sm_idem_field(seen, SM_IDEM_OWNER));
+    r->epoch = seen->epoch;
+    r->version = seen->version;
+    r->applied = (seen->flags & SM_IDEM_APPLIED) != 0;
+    r->created = (seen->flags & SM_IDEM_CREATED) != 0;
     r->replayed = true;
-    if (sqlite3_column_type(s, 8) != SQLITE_NULL) {
-        r->body = strdup(sm_col_text(s, 8));
+    if (seen->flags & SM_IDEM_HAS_BODY) {
+        r->body = strdup(sm_idem_field(seen, SM_IDEM_BODY));
         if (r->body == NULL) {
-            sqlite3_reset(s);
             snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
             return -AMK_ENOMEM;
         }
     }
-    sqlite3_reset(s);
     snprintf(sm->object_id, sizeof sm->object_id, "index:%llu",
-             (unsigned long long)first);
+             (unsigned long long)seen->idx);
     return 1;
 }
 
+/* Stages the first answer to the command's key. */
 static int idem_store(struct amk_sm *sm)
 {
-    static const char SQL[] =
-        "INSERT INTO idem (principal, key, idx, at, code, message, owner,"
-        " epoch, version, applied, created, body)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
     const struct amk_cmd_header *h = &sm->cmd->h;
     struct amk_sm_result *r = sm->result;
-    sqlite3_stmt *s = sm_sql(sm, SQL);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
+    const char *f[SM_IDEM_FIELDS];
+    size_t n[SM_IDEM_FIELDS];
+    str_field(&f[SM_IDEM_PRINCIPAL], &n[SM_IDEM_PRINCIPAL], &h->principal);
+    str_field(&f[SM_IDEM_KEY], &n[SM_IDEM_KEY], &h->idem_key);
+    text_field(&f[SM_IDEM_MESSAGE], &n[SM_IDEM_MESSAGE], r->message);
+    text_field(&f[SM_IDEM_OWNER], &n[SM_IDEM_OWNER], r->owner);
+    text_field(&f[SM_IDEM_BODY], &n[SM_IDEM_BODY], r->body);
+    uint8_t flags = (uint8_t)((r->applied ? SM_IDEM_APPLIED : 0) |
+                              (r->created ? SM_IDEM_CREATED : 0) |
+                              (r->body != NULL ? SM_IDEM_HAS_BODY : 0));
+    sm->staged.idem = sm_idem_make(sm->index, h->timestamp_ms, r->epoch,
+                                   r->version, r->code, flags, f, n);
+    if (sm->staged.idem == NULL) {
+        snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+        return AMK_ENOMEM;
     }
-    sqlite3_bind_text(s, 1, h->principal.ptr != NULL ? h->principal.ptr : "",
-                      (int)h->principal.len, SQLITE_STATIC);
-    sm_bind_str(s, 2, h->idem_key);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)sm->index);
-    sqlite3_bind_int64(s, 4, h->timestamp_ms);
-    sqlite3_bind_int(s, 5, r->code);
-    sm_bind_text(s, 6, r->message);
-    sm_bind_text(s, 7, r->owner);
-    sqlite3_bind_int64(s, 8, (sqlite3_int64)r->epoch);
-    sqlite3_bind_int64(s, 9, (sqlite3_int64)r->version);
-    sqlite3_bind_int(s, 10, r->applied);
-    sqlite3_bind_int(s, 11, r->created);
-    sm_bind_text(s, 12, r->body);
-    return sm_exec_stmt(sm, s, "store idempotency key");
+    return AMK_OK;
 }
 
-/* Deterministic housekeeping: driven by the index and leader time only. */
-static int purge(struct amk_sm *sm)
+/* Deterministic housekeeping, driven by the index and leader time only:
+ * once per period of SM_PURGE_EVERY indexes, by the first command of the
+ * period. The sm sees only raft's command entries, so configuration changes
+ * and barriers leave gaps, and index % SM_PURGE_EVERY == 0 may never come.
+ * applied_index is replicated state (restored with snapshots), so every
+ * node purges at the same index. Runs after the command committed: it only
+ * frees. */
+static void purge(struct amk_sm *sm, int64_t now_ms)
 {
-    /* Once per period of SM_PURGE_EVERY indexes, by the first command of
-     * the period: the sm sees only raft's command entries, so configuration
-     * changes and barriers leave gaps, and index % SM_PURGE_EVERY == 0 may
-     * never come. applied_index is replicated state (restored with
-     * snapshots), so every node purges at the same index. */
     if (sm->index / SM_PURGE_EVERY == sm->applied_index / SM_PURGE_EVERY) {
-        return AMK_OK;
+        return;
     }
-    static const char SQL_IDEM[] = "DELETE FROM idem WHERE at < ?1";
-    sqlite3_stmt *s = sm_sql(sm, SQL_IDEM);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
-    }
-    sqlite3_bind_int64(s, 1,
-                       sm->cmd->h.timestamp_ms - sm->config.idem_window_ms);
-    int rv = sm_exec_stmt(sm, s, "purge idempotency keys");
-    if (rv != AMK_OK) {
-        return rv;
-    }
-    static const char SQL_CUT[] =
-        "SELECT idx FROM events ORDER BY idx DESC LIMIT 1 OFFSET ?1";
-    s = sm_sql(sm, SQL_CUT);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
-    }
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)sm->config.events_retained);
-    int64_t cut = -1;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        cut = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_reset(s);
-    if (cut < 0) {
-        return AMK_OK;
-    }
-    static const char SQL_DEL[] = "DELETE FROM events WHERE idx <= ?1";
-    static const char SQL_META[] =
-        "UPDATE meta SET value = ?1 WHERE key = 'events_purged'";
-    s = sm_sql(sm, SQL_DEL);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
-    }
-    sqlite3_bind_int64(s, 1, cut);
-    rv = sm_exec_stmt(sm, s, "purge events");
-    if (rv != AMK_OK) {
-        return rv;
-    }
-    s = sm_sql(sm, SQL_META);
-    if (s == NULL) {
-        return AMK_EINTERNAL;
-    }
-    sqlite3_bind_int64(s, 1, cut);
-    return sm_exec_stmt(sm, s, "record purge");
+    sm_logs_purge(&sm->logs, sm->config.events_retained,
+                  now_ms - sm->config.idem_window_ms);
 }
 
 /* One savepoint is the whole transaction of a command: opened first (it
@@ -915,6 +852,8 @@ static int run_handler(struct amk_sm *sm)
     if (rv == AMK_OK) {
         return AMK_OK;
     }
+    free(sm->staged.event);
+    sm->staged.event = NULL;
     int undo = sm_exec(sm, SQL_ROLLBACK_TO, "rollback to savepoint");
     if (undo != AMK_OK) {
         return undo;
@@ -946,6 +885,7 @@ int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *buf, size_t len,
     reset_context(sm);
     sm->index = index;
     sm->result = result;
+    int64_t time_before = sm->last_time_ms;
 
     int rv = sm_exec(sm, SQL_SAVEPOINT, "begin");
     if (rv != AMK_OK) {
@@ -995,9 +935,6 @@ int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *buf, size_t len,
         }
         if (seen == 1) {
             rv = audit(sm, name);
-            if (rv == AMK_OK) {
-                rv = purge(sm);
-            }
             if (rv != AMK_OK) {
                 goto err_after_begin;
             }
@@ -1016,18 +953,23 @@ int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *buf, size_t len,
         }
     }
     rv = audit(sm, name);
-    if (rv == AMK_OK) {
-        rv = purge(sm);
-    }
     if (rv != AMK_OK) {
         goto err_after_begin;
     }
 
 commit:
+    /* Room in the logs first: after the database commits, nothing fails. */
+    rv = sm_logs_reserve(&sm->logs, &sm->staged);
+    if (rv != AMK_OK) {
+        snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
+        goto err_after_begin;
+    }
     rv = sm_exec(sm, SQL_RELEASE, "commit");
     if (rv != AMK_OK) {
         goto err_after_begin;
     }
+    sm_logs_publish(&sm->logs, &sm->staged);
+    purge(sm, sm->last_time_ms);
     sm->applied_index = index;
     sm->cmd = NULL;
     sm->result = NULL;
@@ -1038,6 +980,8 @@ err_after_begin:
         sm_exec(sm, SQL_RELEASE, "end");
     }
 err:
+    sm_staged_free(&sm->staged);
+    sm->last_time_ms = time_before;
     sm->cmd = NULL;
     sm->result = NULL;
     free(result->body);

@@ -1,11 +1,12 @@
-/* sm/snapshot.c: the state machine's snapshot: a versioned header and the
- * serialized SQLite database. Restoring checks the header and the database
- * before it replaces anything, so a bad snapshot leaves the state as it was.
+/* sm/snapshot.c: the state machine's snapshot: a versioned header, the
+ * serialized SQLite database and the logs kept beside it (sm/logs.h).
+ * Restoring checks the header, the database and the logs before it replaces
+ * anything, so a bad snapshot leaves the state as it was.
  *
- * Layout (little-endian): "AMKSNAP1" | u32 format (1) | u32 CRC-32 of
+ * Layout (little-endian): "AMKSNAP1" | u32 format (2) | u32 CRC-32 of
  * everything after it | u64 applied index | u64 database length | database
- * bytes. The checksum catches damage PRAGMA quick_check cannot see (a
- * changed value inside a row). */
+ * bytes | logs (sm_logs_encode). The checksum catches damage PRAGMA
+ * quick_check cannot see (a changed value inside a row). */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 #include "internal.h"
 
 #define SNAP_MAGIC  "AMKSNAP1"
-#define SNAP_FORMAT 1
+#define SNAP_FORMAT 2
 #define SNAP_HEADER 32
 
 static void put_u32(uint8_t *p, uint32_t v)
@@ -133,9 +134,6 @@ int sm_db_open(sqlite3 **out, const void *image, size_t len, char *errmsg,
         rv = sqlite3_exec(db, "PRAGMA page_size=4096; PRAGMA auto_vacuum=NONE;",
                           NULL, NULL, NULL);
     }
-    if (rv == SQLITE_OK) {
-        rv = sm_schema_register_functions(db);
-    }
     if (rv != SQLITE_OK) {
         snprintf(errmsg, errmsg_size, "%s: %s", step,
                  db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rv));
@@ -214,9 +212,10 @@ void sm_snapshot_spare_free(struct amk_sm *sm)
 }
 
 /* Copies the database image, after `header` bytes, into a snapshot
- * mapping or a malloc'd buffer: one memcpy of memdb's buffer. */
+ * mapping or a malloc'd buffer (one memcpy of memdb's buffer), and the logs
+ * after it. *db_len is the image's length. */
 static int serialize(struct amk_sm *sm, size_t header, bool mapped, void **buf,
-                     size_t *len)
+                     size_t *len, size_t *db_len)
 {
     sqlite3_int64 size = 0;
     unsigned char *image =
@@ -226,29 +225,32 @@ static int serialize(struct amk_sm *sm, size_t header, bool mapped, void **buf,
                  "serialize: the database is not a memdb image");
         return AMK_EINTERNAL;
     }
-    uint8_t *out = mapped ? snapshot_map(sm, header + (size_t)size)
-                          : malloc(header + (size_t)size);
+    size_t total = header + (size_t)size + sm_logs_size(&sm->logs);
+    uint8_t *out = mapped ? snapshot_map(sm, total) : malloc(total);
     if (out == NULL) {
         snprintf(sm->errmsg, sizeof sm->errmsg,
-                 "snapshot: out of memory (%lld bytes)", (long long)size);
+                 "snapshot: out of memory (%zu bytes)", total);
         return AMK_ENOMEM;
     }
     memset(out, 0, header);
     memcpy(out + header, image, (size_t)size);
+    sm_logs_encode(&sm->logs, sm->last_time_ms, out + header + (size_t)size);
     *buf = out;
-    *len = header + (size_t)size;
+    *len = total;
+    *db_len = (size_t)size;
     return AMK_OK;
 }
 
 int amk_sm_serialize(struct amk_sm *sm, void **buf, size_t *len)
 {
-    int rv = serialize(sm, 0, false, buf, len);
+    size_t db_len;
+    int rv = serialize(sm, 0, false, buf, len, &db_len);
     /* The file change counter (bytes 24-27) and version-valid-for / SQLite
      * version (bytes 92-99) of the header say nothing about the content:
      * zero them so equal states compare equal however they were reached
      * (a database that was deserialized from a snapshot keeps the counter
      * it had). */
-    if (rv == AMK_OK && *len >= 100) {
+    if (rv == AMK_OK && db_len >= 100) {
         memset((uint8_t *)*buf + 24, 0, 4);
         memset((uint8_t *)*buf + 92, 0, 8);
     }
@@ -257,13 +259,14 @@ int amk_sm_serialize(struct amk_sm *sm, void **buf, size_t *len)
 
 int amk_sm_snapshot_copy(struct amk_sm *sm, void **buf, size_t *len)
 {
-    int rv = serialize(sm, SNAP_HEADER, true, buf, len);
+    size_t db_len;
+    int rv = serialize(sm, SNAP_HEADER, true, buf, len, &db_len);
     if (rv != AMK_OK) {
         return rv;
     }
     uint8_t *p = *buf;
     put_u64(p + 16, sm->applied_index);
-    put_u64(p + 24, *len - SNAP_HEADER);
+    put_u64(p + 24, db_len);
     return AMK_OK;
 }
 
@@ -307,8 +310,8 @@ static int check_image(sqlite3 *db, char *errmsg)
     }
     int version = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
-    if (version != 1) {
-        snprintf(errmsg, 256, "snapshot: schema version %d, expected 1",
+    if (version != 2) {
+        snprintf(errmsg, 256, "snapshot: schema version %d, expected 2",
                  version);
         return AMK_EINVALID;
     }
@@ -338,20 +341,27 @@ int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len)
     }
     uint64_t applied = get_u64(p + 16);
     uint64_t db_len = get_u64(p + 24);
-    if (db_len != len - SNAP_HEADER || db_len == 0) {
+    if (db_len > len - SNAP_HEADER || db_len == 0) {
         snprintf(sm->errmsg, sizeof sm->errmsg,
                  "snapshot: header says %llu database bytes, %zu present",
                  (unsigned long long)db_len, len - SNAP_HEADER);
         return AMK_EINVALID;
     }
+    struct sm_logs logs;
+    int64_t last_time = 0;
+    const uint8_t *tail = p + SNAP_HEADER + db_len;
+    int rv = sm_logs_decode(&logs, tail, len - SNAP_HEADER - (size_t)db_len,
+                            &last_time, sm->errmsg, sizeof sm->errmsg);
+    if (rv != AMK_OK) {
+        return rv;
+    }
 
-    struct amk_sm fresh;
-    memset(&fresh, 0, sizeof fresh);
+    sqlite3 *db = NULL;
     char why[200];
-    int rv =
-        sm_db_open(&fresh.db, p + SNAP_HEADER, (size_t)db_len, why, sizeof why);
+    rv = sm_db_open(&db, p + SNAP_HEADER, (size_t)db_len, why, sizeof why);
     if (rv != SQLITE_OK) {
         snprintf(sm->errmsg, sizeof sm->errmsg, "snapshot: %s", why);
+        sm_logs_free(&logs);
         /* The first read of the image: a damaged one is bad input, not a
          * local failure. */
         int primary = rv & 0xff;
@@ -360,24 +370,17 @@ int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len)
                    ? AMK_EINVALID
                    : AMK_EINTERNAL;
     }
-    rv = check_image(fresh.db, sm->errmsg);
+    rv = check_image(db, sm->errmsg);
     if (rv != AMK_OK) {
-        sqlite3_close(fresh.db);
+        sqlite3_close(db);
+        sm_logs_free(&logs);
         return rv;
     }
-    /* The effective time of the last command is the audit log's last. */
-    sqlite3_stmt *s = NULL;
-    int64_t last_time = 0;
-    if (sqlite3_prepare_v2(fresh.db,
-                           "SELECT at FROM audit ORDER BY idx DESC LIMIT 1", -1,
-                           &s, NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW) {
-        last_time = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
     sm_stmts_finalize(sm);
     sqlite3_close(sm->db);
-    sm->db = fresh.db;
+    sm->db = db;
+    sm_logs_free(&sm->logs);
+    sm->logs = logs;
     sm->applied_index = applied;
     sm->last_time_ms = last_time;
     return AMK_OK;

@@ -268,16 +268,56 @@ static uint64_t get_u64(const uint8_t *p)
     return v;
 }
 
+/* Length of the database image in a snapshot; the logs follow it. */
+static size_t db_len_of(const void *snap)
+{
+    return (size_t)get_u64((const uint8_t *)snap + 24);
+}
+
+/* A sealed snapshot (valid header and checksum) of an arbitrary database
+ * image and logs section. */
+static void *wrap_logs(const void *db, size_t db_len, const void *logs,
+                       size_t logs_len, uint64_t index, size_t *len)
+{
+    uint8_t *out = malloc(SNAP_HEADER + db_len + logs_len);
+    memset(out, 0, SNAP_HEADER);
+    for (int i = 0; i < 8; i++) {
+        out[16 + i] = (uint8_t)(index >> (8 * i));
+        out[24 + i] = (uint8_t)((uint64_t)db_len >> (8 * i));
+    }
+    memcpy(out + SNAP_HEADER, db, db_len);
+    if (logs_len > 0) {
+        memcpy(out + SNAP_HEADER + db_len, logs, logs_len);
+    }
+    *len = SNAP_HEADER + db_len + logs_len;
+    amk_sm_snapshot_seal(out, *len);
+    return out;
+}
+
+/* The same with a's logs. */
+static void *wrap(const struct fixture *f, const void *db, size_t db_len,
+                  uint64_t index, size_t *len)
+{
+    size_t a_db = db_len_of(f->snap);
+    return wrap_logs(db, db_len, (const uint8_t *)f->snap + SNAP_HEADER + a_db,
+                     f->snap_len - SNAP_HEADER - a_db, index, len);
+}
+
 static void test_header(void **state)
 {
     struct fixture *f = *state;
     const uint8_t *p = f->snap;
     assert_memory_equal(p, "AMKSNAP1", 8);
-    assert_int_equal(p[8] | p[9] << 8 | p[10] << 16 | (uint32_t)p[11] << 24, 1);
+    assert_int_equal(p[8] | p[9] << 8 | p[10] << 16 | (uint32_t)p[11] << 24, 2);
     assert_int_equal(get_u64(p + 16), f->a.index);
-    assert_int_equal(get_u64(p + 24), f->snap_len - SNAP_HEADER);
+    size_t db_len = db_len_of(p);
+    assert_int_equal(db_len % 4096, 0);
+    assert_true(db_len < f->snap_len - SNAP_HEADER);
+    /* The logs: last time, events purged, then three counted logs. */
+    assert_true(f->snap_len - SNAP_HEADER - db_len >= 40);
     /* The body is the serialized database, file change counter and
-     * version-valid-for included (amk_sm_serialize masks them). */
+     * version-valid-for included (amk_sm_serialize masks them), and the
+     * logs. */
     size_t len;
     void *image = h_image(&f->a, &len);
     assert_int_equal(len, f->snap_len - SNAP_HEADER);
@@ -410,21 +450,32 @@ static void test_truncated(void **state)
         snprintf(what, sizeof what, "cut to %zu", cuts[i]);
         expect_refused(f, f->snap, cuts[i], &bf, what);
     }
-    /* Also with the length in the header made to agree: the database
-     * itself is short (its last page is missing). */
-    size_t len = f->snap_len - 4096;
-    uint8_t *copy = malloc(len);
-    memcpy(copy, f->snap, len);
-    for (int i = 0; i < 8; i++) {
-        copy[24 + i] = (uint8_t)((len - SNAP_HEADER) >> (8 * i));
-    }
+    /* Also sealed, with the length in the header made to agree: the
+     * database itself is short (its last page is missing). */
+    size_t db_len = db_len_of(f->snap);
+    size_t len;
+    uint8_t *copy = wrap(f, (uint8_t *)f->snap + SNAP_HEADER, db_len - 4096,
+                         f->a.index, &len);
     expect_refused(f, copy, len, &bf, "short database");
     free(copy);
-    /* Extra bytes after the database. */
+    /* Extra bytes after the logs, sealed. */
     copy = malloc(f->snap_len + 1);
     memcpy(copy, f->snap, f->snap_len);
     copy[f->snap_len] = 0;
     expect_refused(f, copy, f->snap_len + 1, &bf, "trailing byte");
+    amk_sm_snapshot_seal(copy, f->snap_len + 1);
+    expect_refused(f, copy, f->snap_len + 1, &bf, "trailing byte, sealed");
+    /* The logs cut short, sealed: every cut is refused by their decoder
+     * (40 cuts spread over them, each off a record boundary or on one). */
+    size_t logs_len = f->snap_len - SNAP_HEADER - db_len;
+    for (size_t k = 0; k < 40; k++) {
+        size_t cut = SNAP_HEADER + db_len + logs_len * k / 40 + k % 7;
+        memcpy(copy, f->snap, cut);
+        amk_sm_snapshot_seal(copy, cut);
+        char what[64];
+        snprintf(what, sizeof what, "logs cut to %zu, sealed", cut);
+        expect_refused(f, copy, cut, &bf, what);
+    }
     free(copy);
     /* b still applies commands. */
     H_OK(&f->b, h_incident(&f->b, "i-after", "s-oslo"));
@@ -452,28 +503,12 @@ static void test_header_corrupted(void **state)
     forget(&bf);
 }
 
-/* A valid snapshot header around an arbitrary SQLite database. */
-static void *wrap(const void *db, size_t db_len, uint64_t index, size_t *len)
-{
-    uint8_t *out = malloc(SNAP_HEADER + db_len);
-    memset(out, 0, SNAP_HEADER);
-    memcpy(out, "AMKSNAP1", 8);
-    out[8] = 1;
-    for (int i = 0; i < 8; i++) {
-        out[16 + i] = (uint8_t)(index >> (8 * i));
-        out[24 + i] = (uint8_t)((uint64_t)db_len >> (8 * i));
-    }
-    memcpy(out + SNAP_HEADER, db, db_len);
-    *len = SNAP_HEADER + db_len;
-    return out;
-}
-
 /* Runs sql on a copy of a's database; returns the wrapped result. */
 static void *doctored(struct fixture *f, const char *sql, size_t *len)
 {
     sqlite3 *db;
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-    size_t body = f->snap_len - SNAP_HEADER;
+    size_t body = db_len_of(f->snap);
     unsigned char *image = sqlite3_malloc64(body);
     memcpy(image, (uint8_t *)f->snap + SNAP_HEADER, body);
     assert_int_equal(sqlite3_deserialize(db, "main", image, (sqlite3_int64)body,
@@ -485,7 +520,7 @@ static void *doctored(struct fixture *f, const char *sql, size_t *len)
     sqlite3_int64 size;
     unsigned char *out = sqlite3_serialize(db, "main", &size, 0);
     assert_non_null(out);
-    void *wrapped = wrap(out, (size_t)size, 99, len);
+    void *wrapped = wrap(f, out, (size_t)size, 99, len);
     sqlite3_free(out);
     sqlite3_close(db);
     return wrapped;
@@ -499,10 +534,10 @@ static void test_foreign_databases(void **state)
     size_t len;
     /* Another schema version. */
     void *buf = doctored(f,
-                         "UPDATE meta SET value = 2"
+                         "UPDATE meta SET value = 3"
                          " WHERE key = 'schema_version'",
                          &len);
-    expect_refused(f, buf, len, &bf, "schema version 2");
+    expect_refused(f, buf, len, &bf, "schema version 3");
     free(buf);
     /* Not a state machine database at all. */
     buf = doctored(f, "DROP TABLE meta", &len);
@@ -510,7 +545,7 @@ static void test_foreign_databases(void **state)
     free(buf);
     /* Not a database. */
     static const char junk[4096] = "this is not SQLite";
-    buf = wrap(junk, sizeof junk, 1, &len);
+    buf = wrap(f, junk, sizeof junk, 1, &len);
     expect_refused(f, buf, len, &bf, "junk");
     free(buf);
     /* The original still restores afterwards. */
@@ -527,7 +562,7 @@ static void test_body_damaged(void **state)
     remember(&f->b, &bf);
     uint8_t *copy = malloc(f->snap_len);
     uint8_t *db = copy + SNAP_HEADER;
-    size_t pages = (f->snap_len - SNAP_HEADER) / 4096;
+    size_t pages = db_len_of(f->snap) / 4096;
     struct {
         const char *what;
         size_t off;
@@ -541,6 +576,9 @@ static void test_body_damaged(void **state)
         memcpy(copy, f->snap, f->snap_len);
         db[hits[i].off] ^= hits[i].xor ;
         expect_refused(f, copy, f->snap_len, &bf, hits[i].what);
+        /* Resealed, the checksum passes and SQLite must see it. */
+        amk_sm_snapshot_seal(copy, f->snap_len);
+        expect_refused(f, copy, f->snap_len, &bf, hits[i].what);
     }
     /* Each b-tree page's header, in turn (free pages carry nothing). */
     unsigned checked = 0;
@@ -551,12 +589,109 @@ static void test_body_damaged(void **state)
             continue;
         }
         db[p * 4096] = 0x07; /* not a page type */
+        amk_sm_snapshot_seal(copy, f->snap_len);
         char what[64];
-        snprintf(what, sizeof what, "page %zu type", p + 1);
+        snprintf(what, sizeof what, "page %zu type, sealed", p + 1);
         expect_refused(f, copy, f->snap_len, &bf, what);
         checked++;
     }
     assert_true(checked > 20);
+    free(copy);
+    forget(&bf);
+}
+
+/* Restores a damaged copy into b: true if accepted; if refused, it must be
+ * as INVALID with b unchanged. */
+static bool restored_or_refused(struct fixture *f, const void *copy,
+                                const struct before *bf)
+{
+    int rv = amk_sm_restore(f->b.sm, copy, f->snap_len);
+    if (rv != 0) {
+        assert_int_equal(rv, AMK_EINVALID);
+        expect_unchanged(&f->b, bf);
+        return false;
+    }
+    return true;
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+/* Damage to the logs section behind a valid checksum (a bug in a writer,
+ * not in storage) is refused by their decoder with the state unchanged;
+ * random damage never crashes, and whatever is accepted still answers. */
+static void test_logs_damaged(void **state)
+{
+    struct fixture *f = *state;
+    struct before bf;
+    remember(&f->b, &bf);
+    uint8_t *copy = malloc(f->snap_len);
+    size_t logs_at = SNAP_HEADER + db_len_of(f->snap);
+    uint8_t *logs = copy + logs_at;
+    uint64_t n_events = get_u64((uint8_t *)f->snap + logs_at + 16);
+    assert_true(n_events > 1);
+    struct {
+        const char *what;
+        size_t off;     /* in the logs section */
+        uint64_t value; /* written as u64 there */
+    } hits[] = {
+        {"event count huge", 16, UINT64_MAX},
+        {"event count one more", 16, n_events + 1},
+        {"event count one less", 16, n_events - 1},
+        {"first event index 0", 24, 0},
+        {"events purged past the first event", 8, UINT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof hits / sizeof hits[0]; i++) {
+        memcpy(copy, f->snap, f->snap_len);
+        put_u64(logs + hits[i].off, hits[i].value);
+        amk_sm_snapshot_seal(copy, f->snap_len);
+        expect_refused(f, copy, f->snap_len, &bf, hits[i].what);
+    }
+    /* A NUL inside the first event's JSON. */
+    memcpy(copy, f->snap, f->snap_len);
+    logs[24 + 12 + 1] = '\0';
+    amk_sm_snapshot_seal(copy, f->snap_len);
+    expect_refused(f, copy, f->snap_len, &bf, "NUL in an event");
+
+    struct gen rng;
+    gen_init(&rng, 4321);
+    size_t logs_len = f->snap_len - logs_at;
+    unsigned refused = 0, accepted = 0;
+    for (unsigned trial = 0; trial < 80; trial++) {
+        memcpy(copy, f->snap, f->snap_len);
+        unsigned flips = 1 + gen_below(&rng, 4);
+        for (unsigned k = 0; k < flips; k++) {
+            /* Mostly near the start, where counts and lengths are. */
+            size_t span = trial % 2 == 0 ? 256 : logs_len;
+            size_t off = (size_t)(gen_u64(&rng) % span);
+            logs[off] ^= (uint8_t)(1 + gen_below(&rng, 255));
+        }
+        amk_sm_snapshot_seal(copy, f->snap_len);
+        if (!restored_or_refused(f, copy, &bf)) {
+            refused++;
+            continue;
+        }
+        /* A flip inside a string is valid input: it answers. */
+        accepted++;
+        char *json = NULL;
+        assert_int_equal(
+            amk_sm_events(f->b.sm, 0, 1000, &json) == 0 ||
+                amk_sm_events(f->b.sm, UINT64_MAX - 1, 10, &json) == 0,
+            1);
+        free(json);
+        json = NULL;
+        assert_int_equal(amk_sm_audit(f->b.sm, NULL, NULL, 0, 1000, &json), 0);
+        free(json);
+        assert_int_equal(amk_sm_restore(f->b.sm, f->snap, f->snap_len), 0);
+        forget(&bf);
+        remember(&f->b, &bf);
+    }
+    print_message("logs damage: %u refused, %u accepted\n", refused, accepted);
+    assert_true(refused > 0 && accepted > 0); /* both paths seen */
     free(copy);
     forget(&bf);
 }
@@ -584,10 +719,7 @@ static void test_body_random_damage(void **state)
             size_t off = SNAP_HEADER + (size_t)(gen_u64(&rng) % body);
             copy[off] ^= (uint8_t)(1 + gen_below(&rng, 255));
         }
-        int rv = amk_sm_restore(f->b.sm, copy, f->snap_len);
-        if (rv != 0) {
-            assert_int_equal(rv, AMK_EINVALID);
-            expect_unchanged(&f->b, &bf);
+        if (!restored_or_refused(f, copy, &bf)) {
             refused++;
             continue;
         }
@@ -639,6 +771,7 @@ int main(void)
         T(test_foreign_databases),
         T(test_body_damaged),
         T(test_body_random_damage),
+        T(test_logs_damaged),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
