@@ -692,6 +692,7 @@ static void test_logs_damaged(void **state)
     }
     print_message("logs damage: %u refused, %u accepted\n", refused, accepted);
     assert_true(refused > 0 && accepted > 0); /* both paths seen */
+    gen_free(&rng);
     free(copy);
     forget(&bf);
 }
