@@ -6,7 +6,7 @@
 
 #include "json.h"
 
-void sm_json_add(struct sm_json *o, const char *s, size_t n)
+void sm_json_add_grow(struct sm_json *o, const char *s, size_t n)
 {
     if (o->failed) {
         return;
@@ -106,6 +106,74 @@ void sm_json_int(struct sm_json *o, int64_t v)
     sm_json_add(o, p, (size_t)(buf + sizeof buf - p));
 }
 
+/* 10^0 .. 10^18, each exact in a double. */
+static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
+                               1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+                               1e14, 1e15, 1e16, 1e17, 1e18};
+
+/* "%.15g" for 1e-4 <= |v| < 1e15 without printf (a tenth of its cost; a
+ * position report renders five reals), or 0 when the case is not one it
+ * can prove equal, and the caller uses printf.
+ *
+ * With x = floor(log10|v|), the 15 significant digits are |v| * 10^(14-x)
+ * rounded to an integer N. The product p is computed in double: 10^(14-x)
+ * is exact (0 <= 14-x <= 18) and p < 1e15 < 2^53, so |p - exact| <= half
+ * an ulp <= 1/16. When p is within 0.4 of N, the exact product is within
+ * 0.4625 of N, so N is the correctly rounded digit string glibc prints.
+ * Otherwise (a value near a rounding tie, or x misjudged at a power of
+ * ten) it falls back. tests/unit/sm/test_json.c checks it against printf. */
+static size_t real_fast(char *buf, double v)
+{
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15)) {
+        return 0;
+    }
+    int x = 14;
+    while (x > -4 && a * POW10[4] < POW10[x + 4]) {
+        x--;
+    }
+    double p = a * POW10[14 - x];
+    double n = nearbyint(p);
+    if (fabs(p - n) >= 0.4 || n < 1e14 || n >= 1e15) {
+        return 0;
+    }
+    char d[15];
+    uint64_t u = (uint64_t)n;
+    for (int i = 14; i >= 0; i--) {
+        d[i] = (char)('0' + u % 10);
+        u /= 10;
+    }
+    int last = 14; /* the last digit kept: trailing zeros of the fraction go */
+    while (last > (x >= 0 ? x : -1) && d[last] == '0') {
+        last--;
+    }
+    size_t len = 0;
+    if (v < 0) {
+        buf[len++] = '-';
+    }
+    if (x >= 0) {
+        for (int i = 0; i <= x; i++) {
+            buf[len++] = d[i];
+        }
+        if (last > x) {
+            buf[len++] = '.';
+            for (int i = x + 1; i <= last; i++) {
+                buf[len++] = d[i];
+            }
+        }
+    } else {
+        buf[len++] = '0';
+        buf[len++] = '.';
+        for (int i = x + 1; i < 0; i++) {
+            buf[len++] = '0';
+        }
+        for (int i = 0; i <= last; i++) {
+            buf[len++] = d[i];
+        }
+    }
+    return len;
+}
+
 void sm_json_real(struct sm_json *o, double v)
 {
     if (!isfinite(v)) {
@@ -113,8 +181,11 @@ void sm_json_real(struct sm_json *o, double v)
         return;
     }
     char buf[40];
-    int n = snprintf(buf, sizeof buf, "%.15g", v);
-    sm_json_add(o, buf, (size_t)n);
+    size_t n = real_fast(buf, v);
+    if (n == 0) {
+        n = (size_t)snprintf(buf, sizeof buf, "%.15g", v);
+    }
+    sm_json_add(o, buf, n);
 }
 
 static void digits(char *p, unsigned v, int n)

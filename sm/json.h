@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct sm_json {
     char *ptr; /* malloc'd, NUL-terminated at len */
@@ -15,7 +16,19 @@ struct sm_json {
     bool failed; /* an allocation failed: the text is incomplete */
 };
 
-void sm_json_add(struct sm_json *o, const char *s, size_t n);
+/* Appends n bytes: inline when they fit, which is nearly always (objects
+ * are rendered field by field, so this runs a few dozen times per object). */
+void sm_json_add_grow(struct sm_json *o, const char *s, size_t n);
+static inline void sm_json_add(struct sm_json *o, const char *s, size_t n)
+{
+    if (o->len + n >= o->cap || o->failed) {
+        sm_json_add_grow(o, s, n);
+        return;
+    }
+    memcpy(o->ptr + o->len, s, n);
+    o->len += n;
+    o->ptr[o->len] = '\0';
+}
 void sm_json_lit(struct sm_json *o, const char *s);
 /* A JSON string of n bytes of text. */
 void sm_json_str(struct sm_json *o, const char *s, size_t n);

@@ -47,7 +47,6 @@ static const char SCHEMA[] =
     /* Replaced whole / appended to, never queried inside: kept rendered. */
     " patients TEXT NOT NULL, notes TEXT NOT NULL"
     ") WITHOUT ROWID;"
-    "CREATE INDEX incidents_order ON incidents(open, created_index);"
     "CREATE INDEX incidents_owner ON incidents(owner, open);"
     "CREATE INDEX incidents_taken ON incidents(taken_from)"
     " WHERE taken_from IS NOT NULL;"

@@ -125,7 +125,8 @@ int sm_db_open(sqlite3 **out, const void *image, size_t len, char *errmsg,
     if (rv == SQLITE_OK) {
         step = "configure";
         rv = sqlite3_exec(db,
-                          "PRAGMA journal_mode=MEMORY; PRAGMA secure_delete=ON;"
+                          "PRAGMA locking_mode=EXCLUSIVE; PRAGMA "
+                          "journal_mode=MEMORY; PRAGMA secure_delete=ON;"
                           " PRAGMA foreign_keys=OFF;"
                           " PRAGMA recursive_triggers=OFF;",
                           NULL, NULL, NULL);

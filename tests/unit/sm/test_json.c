@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -112,6 +113,104 @@ static void test_time_matches_gmtime(void **state)
     }
 }
 
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t next_u64(void)
+{
+    /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void expect_printf(double v)
+{
+    char want[64];
+    snprintf(want, sizeof want, "%.15g", v);
+    if (!isfinite(v)) {
+        snprintf(want, sizeof want, "null");
+    }
+    struct sm_json o = {0};
+    sm_json_real(&o, v);
+    char *s = take(&o);
+    if (strcmp(s, want) != 0) {
+        fail_msg("%.17g: wrote %s, printf %s", v, s, want);
+    }
+    free(s);
+}
+
+/* sm_json_real writes most values without printf: it must write exactly
+ * what "%.15g" does, for the values sm renders (coordinates, speeds,
+ * accuracies, headings with a few decimals) and for any double. */
+static void test_real_matches_printf(void **state)
+{
+    (void)state;
+    static const double fixed[] = {
+        0,
+        -0.0,
+        1e-5,
+        1e-4,
+        0.0001,
+        0.001,
+        0.1,
+        0.5,
+        1,
+        9.5,
+        10,
+        22.5,
+        59.91,
+        -59.91,
+        10.7123,
+        359.99,
+        1e14,
+        1e15,
+        1e16,
+        123456789012345.0,
+        0.3,
+        2.0 / 3,
+        1.0 / 3,
+        99999999999999.99,
+        999999999999999.9,
+        0.00099999999999999999,
+        0.099999999999999999,
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        expect_printf(fixed[i]);
+    }
+    /* Values next to every power of ten in range, and ties. */
+    for (int e = -6; e <= 16; e++) {
+        double p = 1;
+        for (int k = 0; k < (e < 0 ? -e : e); k++) {
+            p = e < 0 ? p / 10 : p * 10;
+        }
+        expect_printf(p);
+        expect_printf(nextafter(p, 0));
+        expect_printf(nextafter(p, 1e300));
+        expect_printf(-nextafter(p, 0));
+        expect_printf(p * 1.5);
+    }
+    /* Decimal values with 0..9 places, as clients send them. */
+    for (int i = 0; i < 200000; i++) {
+        int places = (int)(next_u64() % 10);
+        double scale = 1;
+        for (int k = 0; k < places; k++) {
+            scale *= 10;
+        }
+        int64_t units = (int64_t)(next_u64() % 4000000000ull) - 2000000000;
+        expect_printf((double)units / scale);
+    }
+    /* Any double of any magnitude (by its bits), and uniform ones. */
+    for (int i = 0; i < 200000; i++) {
+        uint64_t bits = next_u64();
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        expect_printf(v);
+        expect_printf((double)(next_u64() >> 11) / (double)(1ull << 53) *
+                      360.0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_int_real_key),
         cmocka_unit_test(test_time_edges),
         cmocka_unit_test(test_time_matches_gmtime),
+        cmocka_unit_test(test_real_matches_printf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
