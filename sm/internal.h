@@ -68,6 +68,9 @@ struct amk_sm {
  * statistics), installed once before the first database is opened. */
 void sm_sqlite_configure(void);
 bool sm_pcache_installed(void); /* for tests */
+/* alloc.c: SQLite's allocator (size-class caches over malloc); false when
+ * not installed (sanitizer builds, or SQLite already initialised). */
+bool sm_alloc_install(void);
 
 /* snapshot.c: opens a state machine database, fresh (image NULL) or a
  * copy of `image`, with the connection settings every node shares (one

@@ -9,9 +9,11 @@
  * where text is the record's fields, each NUL-terminated, in enum order.
  * Hash tables are not written: restore rebuilds them, so the bytes depend
  * only on the records and their order. */
-#include <stdlib.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "error.h"
 #include "logs.h"
@@ -20,6 +22,88 @@
 #define AUDIT_FIXED 28u
 #define IDEM_FIXED  41u
 #define LOGS_FIXED  40u /* last time, events purged, three counts */
+
+/* --- arenas --- */
+
+#define CHUNK      ((size_t)2 << 20) /* a transparent huge page */
+#define CHUNK_HEAD 16
+
+struct sm_arena_chunk {
+    uint32_t live; /* records not yet freed */
+    uint32_t used; /* bytes, the header included */
+};
+
+static struct sm_arena_chunk *chunk_new(void)
+{
+    /* Twice the size, trimmed to a CHUNK-aligned CHUNK, so that a record's
+     * chunk is its address rounded down. */
+    uint8_t *p = mmap(NULL, 2 * CHUNK, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        return NULL;
+    }
+    uintptr_t at = ((uintptr_t)p + CHUNK - 1) & ~(uintptr_t)(CHUNK - 1);
+    uint8_t *start = (uint8_t *)at;
+    if (start > p) {
+        munmap(p, (size_t)(start - p));
+    }
+    munmap(start + CHUNK, (size_t)(p + 2 * CHUNK - (start + CHUNK)));
+#ifdef MADV_HUGEPAGE
+    (void)madvise(start, CHUNK, MADV_HUGEPAGE); /* a hint: fine if refused */
+#endif
+    struct sm_arena_chunk *c = (struct sm_arena_chunk *)start;
+    c->live = 0;
+    c->used = CHUNK_HEAD;
+    return c;
+}
+
+static void *arena_alloc(struct sm_arena *a, size_t n, bool *in_arena)
+{
+    n = (n + 15) & ~(size_t)15;
+    *in_arena = false;
+    if (n > CHUNK / 8) {
+        return malloc(n);
+    }
+    if (a->cur == NULL || a->cur->used + n > CHUNK) {
+        struct sm_arena_chunk *c = chunk_new();
+        if (c == NULL) {
+            return NULL;
+        }
+        if (a->cur != NULL && a->cur->live == 0) {
+            munmap(a->cur, CHUNK);
+        }
+        a->cur = c;
+    }
+    void *p = (uint8_t *)a->cur + a->cur->used;
+    a->cur->used += (uint32_t)n;
+    a->cur->live++;
+    *in_arena = true;
+    return p;
+}
+
+static void arena_free(struct sm_arena *a, void *p, bool in_arena)
+{
+    if (p == NULL) {
+        return;
+    }
+    if (!in_arena) {
+        free(p);
+        return;
+    }
+    struct sm_arena_chunk *c =
+        (struct sm_arena_chunk *)((uintptr_t)p & ~(uintptr_t)(CHUNK - 1));
+    if (--c->live == 0 && c != a->cur) {
+        munmap(c, CHUNK);
+    }
+}
+
+static void arena_close(struct sm_arena *a)
+{
+    if (a->cur != NULL) {
+        munmap(a->cur, CHUNK); /* every record in it was freed */
+        a->cur = NULL;
+    }
+}
 
 /* --- rings --- */
 
@@ -66,10 +150,13 @@ static void *ring_pop(struct sm_ring *r)
     return p;
 }
 
-static void ring_free(struct sm_ring *r)
+/* Frees the ring and its records (each a struct whose in_arena flag is at
+ * flag_offset). */
+static void ring_free(struct sm_ring *r, struct sm_arena *a, size_t flag_offset)
 {
     for (size_t i = 0; i < r->n; i++) {
-        free(ring_at(r, i));
+        uint8_t *rec = ring_at(r, i);
+        arena_free(a, rec, *(bool *)(rec + flag_offset));
     }
     free(r->slot);
     memset(r, 0, sizeof *r);
@@ -142,15 +229,19 @@ static void htab_remove(struct sm_htab *t, struct sm_hnode *e)
 
 /* --- records --- */
 
-struct sm_event *sm_event_make(uint64_t idx, const char *body, size_t len)
+struct sm_event *sm_event_make(struct sm_logs *l, uint64_t idx,
+                               const char *body, size_t len)
 {
     if (len > UINT32_MAX - 1) {
         return NULL;
     }
-    struct sm_event *e = malloc(sizeof *e + len + 1);
+    bool in_arena;
+    struct sm_event *e =
+        arena_alloc(&l->event_arena, sizeof *e + len + 1, &in_arena);
     if (e == NULL) {
         return NULL;
     }
+    e->in_arena = in_arena;
     e->idx = idx;
     e->len = (uint32_t)len;
     memcpy(e->body, body, len);
@@ -186,7 +277,8 @@ static size_t packed_len(unsigned n, const char *const field[],
     return total;
 }
 
-struct sm_audit *sm_audit_make(uint64_t idx, int64_t at, uint64_t epoch,
+struct sm_audit *sm_audit_make(struct sm_logs *l, uint64_t idx, int64_t at,
+                               uint64_t epoch,
                                const char *const field[SM_AUDIT_FIELDS],
                                const size_t len[SM_AUDIT_FIELDS])
 {
@@ -194,10 +286,13 @@ struct sm_audit *sm_audit_make(uint64_t idx, int64_t at, uint64_t epoch,
     if (total > UINT32_MAX) {
         return NULL;
     }
-    struct sm_audit *a = malloc(sizeof *a + total);
+    bool in_arena;
+    struct sm_audit *a =
+        arena_alloc(&l->audit_arena, sizeof *a + total, &in_arena);
     if (a == NULL) {
         return NULL;
     }
+    a->in_arena = in_arena;
     a->idx = idx;
     a->at = at;
     a->epoch = epoch;
@@ -214,8 +309,9 @@ static uint64_t idem_hash(const char *principal, size_t principal_len,
     return hash_add(h, key, key_len);
 }
 
-struct sm_idem *sm_idem_make(uint64_t idx, int64_t at, uint64_t epoch,
-                             uint64_t version, int32_t code, uint8_t flags,
+struct sm_idem *sm_idem_make(struct sm_logs *l, uint64_t idx, int64_t at,
+                             uint64_t epoch, uint64_t version, int32_t code,
+                             uint8_t flags,
                              const char *const field[SM_IDEM_FIELDS],
                              const size_t len[SM_IDEM_FIELDS])
 {
@@ -223,11 +319,14 @@ struct sm_idem *sm_idem_make(uint64_t idx, int64_t at, uint64_t epoch,
     if (total > UINT32_MAX) {
         return NULL;
     }
-    struct sm_idem *r = malloc(sizeof *r + total);
+    bool in_arena;
+    struct sm_idem *r =
+        arena_alloc(&l->idem_arena, sizeof *r + total, &in_arena);
     if (r == NULL) {
         return NULL;
     }
     memset(&r->node, 0, sizeof r->node);
+    r->in_arena = in_arena;
     r->idx = idx;
     r->at = at;
     r->epoch = epoch;
@@ -267,9 +366,12 @@ static void akeys_free(struct sm_htab *t)
 
 void sm_logs_free(struct sm_logs *l)
 {
-    ring_free(&l->events);
-    ring_free(&l->audit);
-    ring_free(&l->idem);
+    ring_free(&l->events, &l->event_arena, offsetof(struct sm_event, in_arena));
+    ring_free(&l->audit, &l->audit_arena, offsetof(struct sm_audit, in_arena));
+    ring_free(&l->idem, &l->idem_arena, offsetof(struct sm_idem, in_arena));
+    arena_close(&l->event_arena);
+    arena_close(&l->audit_arena);
+    arena_close(&l->idem_arena);
     free(l->idem_keys.bucket);
     akeys_free(&l->audit_by_object);
     akeys_free(&l->audit_by_actor);
@@ -363,11 +465,17 @@ void sm_logs_publish(struct sm_logs *l, struct sm_staged *st)
     memset(st, 0, sizeof *st);
 }
 
-void sm_staged_free(struct sm_staged *st)
+void sm_staged_free(struct sm_logs *l, struct sm_staged *st)
 {
-    free(st->event);
-    free(st->audit);
-    free(st->idem);
+    if (st->event != NULL) {
+        arena_free(&l->event_arena, st->event, st->event->in_arena);
+    }
+    if (st->audit != NULL) {
+        arena_free(&l->audit_arena, st->audit, st->audit->in_arena);
+    }
+    if (st->idem != NULL) {
+        arena_free(&l->idem_arena, st->idem, st->idem->in_arena);
+    }
     memset(st, 0, sizeof *st);
 }
 
@@ -377,14 +485,14 @@ void sm_logs_purge(struct sm_logs *l, uint64_t keep_events, int64_t idem_before)
         struct sm_event *e = ring_pop(&l->events);
         l->events_purged = e->idx;
         l->encoded -= EVENT_FIXED + e->len;
-        free(e);
+        arena_free(&l->event_arena, e, e->in_arena);
     }
     while (l->idem.n > 0 &&
            ((struct sm_idem *)ring_at(&l->idem, 0))->at < idem_before) {
         struct sm_idem *r = ring_pop(&l->idem);
         htab_remove(&l->idem_keys, &r->node);
         l->encoded -= IDEM_FIXED + r->text_len;
-        free(r);
+        arena_free(&l->idem_arena, r, r->in_arena);
     }
 }
 
@@ -684,7 +792,7 @@ static int decode_events(struct sm_logs *l, struct cursor *c, char *why,
                      (unsigned long long)i, (unsigned long long)n);
             return AMK_EINVALID;
         }
-        struct sm_event *e = sm_event_make(idx, (const char *)body, len);
+        struct sm_event *e = sm_event_make(l, idx, (const char *)body, len);
         if (e == NULL) {
             return AMK_ENOMEM;
         }
@@ -728,10 +836,10 @@ static int decode_audit(struct sm_logs *l, struct cursor *c, char *why,
             flen[f] = strlen(field[f]);
         }
         struct sm_staged st = {
-            .audit = sm_audit_make(idx, at, epoch, field, flen),
+            .audit = sm_audit_make(l, idx, at, epoch, field, flen),
         };
         if (st.audit == NULL || sm_logs_reserve(l, &st) != AMK_OK) {
-            sm_staged_free(&st);
+            sm_staged_free(l, &st);
             return AMK_ENOMEM;
         }
         sm_logs_publish(l, &st);
@@ -784,7 +892,7 @@ static int decode_idem(struct sm_logs *l, struct cursor *c, char *why,
             return AMK_EINVALID;
         }
         struct sm_idem *r =
-            sm_idem_make(idx, at, epoch, version, code, *flags, field, flen);
+            sm_idem_make(l, idx, at, epoch, version, code, *flags, field, flen);
         if (r == NULL) {
             return AMK_ENOMEM;
         }

@@ -44,6 +44,7 @@ struct sm_htab {
 struct sm_event {
     uint64_t idx;
     uint32_t len;
+    bool in_arena;
     char body[]; /* the event's JSON, NUL-terminated */
 };
 
@@ -65,6 +66,7 @@ struct sm_audit {
     uint64_t idx;
     int64_t at;
     uint64_t epoch;
+    bool in_arena;
     uint32_t text_len;             /* bytes of text, NULs included */
     uint32_t off[SM_AUDIT_FIELDS]; /* each field NUL-terminated in text */
     char text[];
@@ -91,6 +93,7 @@ struct sm_idem {
     uint64_t epoch, version;
     int32_t code;
     uint8_t flags;
+    bool in_arena;
     uint32_t text_len;
     uint32_t off[SM_IDEM_FIELDS];
     char text[];
@@ -104,7 +107,17 @@ struct sm_akey {
     char key[];
 };
 
+/* Where one log's records live: 2 MiB chunks (transparent huge pages
+ * asked for), filled in order and freed when their last record is, which
+ * for logs purged oldest first is chunk by chunk. Records too large for a
+ * chunk are malloc'd. */
+struct sm_arena_chunk;
+struct sm_arena {
+    struct sm_arena_chunk *cur;
+};
+
 struct sm_logs {
+    struct sm_arena event_arena, audit_arena, idem_arena;
     struct sm_ring events;  /* struct sm_event *, by index */
     uint64_t events_purged; /* events up to this index were discarded */
     struct sm_ring audit;   /* struct sm_audit *, by index; never purged */
@@ -125,14 +138,18 @@ struct sm_staged {
 void sm_logs_init(struct sm_logs *l);
 void sm_logs_free(struct sm_logs *l);
 
-/* Records, malloc'd; NULL when out of memory. */
-struct sm_event *sm_event_make(uint64_t idx, const char *body, size_t len);
+/* Records, in l's arenas; NULL when out of memory. A record that is not
+ * published is given back with sm_staged_free. */
+struct sm_event *sm_event_make(struct sm_logs *l, uint64_t idx,
+                               const char *body, size_t len);
 /* Fields are given with their lengths (a NULL field of length 0 is ""). */
-struct sm_audit *sm_audit_make(uint64_t idx, int64_t at, uint64_t epoch,
+struct sm_audit *sm_audit_make(struct sm_logs *l, uint64_t idx, int64_t at,
+                               uint64_t epoch,
                                const char *const field[SM_AUDIT_FIELDS],
                                const size_t len[SM_AUDIT_FIELDS]);
-struct sm_idem *sm_idem_make(uint64_t idx, int64_t at, uint64_t epoch,
-                             uint64_t version, int32_t code, uint8_t flags,
+struct sm_idem *sm_idem_make(struct sm_logs *l, uint64_t idx, int64_t at,
+                             uint64_t epoch, uint64_t version, int32_t code,
+                             uint8_t flags,
                              const char *const field[SM_IDEM_FIELDS],
                              const size_t len[SM_IDEM_FIELDS]);
 static inline const char *sm_audit_field(const struct sm_audit *a,
@@ -151,7 +168,7 @@ static inline const char *sm_idem_field(const struct sm_idem *r,
  * Publish cannot fail after it. */
 int sm_logs_reserve(struct sm_logs *l, struct sm_staged *st);
 void sm_logs_publish(struct sm_logs *l, struct sm_staged *st);
-void sm_staged_free(struct sm_staged *st);
+void sm_staged_free(struct sm_logs *l, struct sm_staged *st);
 
 /* Discards all but the newest `keep_events` events and the idempotency
  * records older than `idem_before` (leader time). */

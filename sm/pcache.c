@@ -35,7 +35,7 @@ struct pcache {
 };
 
 static sqlite3_pcache_methods2 base_methods;
-static bool installed;
+static bool installed, alloc_installed;
 
 static int pcache_init(void *arg)
 {
@@ -165,6 +165,7 @@ static void pcache_install(void)
     /* SQLite's memory statistics take a global mutex on every allocation
      * (5% of an apply); nothing here reads them. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    alloc_installed = sm_alloc_install();
     if (sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &base_methods) != SQLITE_OK ||
         base_methods.xCreate == NULL) {
         return;

@@ -637,7 +637,7 @@ static int emit_event(struct amk_sm *sm)
         }
         return rv;
     }
-    sm->staged.event = sm_event_make(sm->index, b.ptr, b.len);
+    sm->staged.event = sm_event_make(&sm->logs, sm->index, b.ptr, b.len);
     if (sm->staged.event == NULL) {
         free(b.ptr);
         snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
@@ -690,8 +690,8 @@ static int audit(struct amk_sm *sm, const char *command)
     uint64_t epoch = h == NULL               ? 0
                      : sm->actor.has_session ? sm->actor.session_epoch
                                              : h->epoch;
-    sm->staged.audit =
-        sm_audit_make(sm->index, h != NULL ? h->timestamp_ms : 0, epoch, f, n);
+    sm->staged.audit = sm_audit_make(
+        &sm->logs, sm->index, h != NULL ? h->timestamp_ms : 0, epoch, f, n);
     if (sm->staged.audit == NULL) {
         snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
         return AMK_ENOMEM;
@@ -749,8 +749,8 @@ static int idem_store(struct amk_sm *sm)
     uint8_t flags = (uint8_t)((r->applied ? SM_IDEM_APPLIED : 0) |
                               (r->created ? SM_IDEM_CREATED : 0) |
                               (r->body != NULL ? SM_IDEM_HAS_BODY : 0));
-    sm->staged.idem = sm_idem_make(sm->index, h->timestamp_ms, r->epoch,
-                                   r->version, r->code, flags, f, n);
+    sm->staged.idem = sm_idem_make(&sm->logs, sm->index, h->timestamp_ms,
+                                   r->epoch, r->version, r->code, flags, f, n);
     if (sm->staged.idem == NULL) {
         snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
         return AMK_ENOMEM;
@@ -852,8 +852,9 @@ static int run_handler(struct amk_sm *sm)
     if (rv == AMK_OK) {
         return AMK_OK;
     }
-    free(sm->staged.event);
+    struct sm_staged event = {.event = sm->staged.event};
     sm->staged.event = NULL;
+    sm_staged_free(&sm->logs, &event);
     int undo = sm_exec(sm, SQL_ROLLBACK_TO, "rollback to savepoint");
     if (undo != AMK_OK) {
         return undo;
@@ -980,7 +981,7 @@ err_after_begin:
         sm_exec(sm, SQL_RELEASE, "end");
     }
 err:
-    sm_staged_free(&sm->staged);
+    sm_staged_free(&sm->logs, &sm->staged);
     sm->last_time_ms = time_before;
     sm->cmd = NULL;
     sm->result = NULL;

@@ -21,7 +21,7 @@ static void add_event(struct sm_logs *l, uint64_t idx)
     char body[32];
     int n = snprintf(body, sizeof body, "{\"index\":%llu}",
                      (unsigned long long)idx);
-    struct sm_staged st = {.event = sm_event_make(idx, body, (size_t)n)};
+    struct sm_staged st = {.event = sm_event_make(l, idx, body, (size_t)n)};
     assert_non_null(st.event);
     assert_int_equal(sm_logs_reserve(l, &st), AMK_OK);
     sm_logs_publish(l, &st);
@@ -38,7 +38,7 @@ static void add_idem(struct sm_logs *l, uint64_t idx, int64_t at,
     }
     struct sm_staged st = {
         .idem = sm_idem_make(
-            idx, at, 3, 7, 0,
+            l, idx, at, 3, 7, 0,
             SM_IDEM_APPLIED | (body != NULL ? SM_IDEM_HAS_BODY : 0), f, n),
     };
     assert_non_null(st.idem);
@@ -57,7 +57,7 @@ static void add_audit(struct sm_logs *l, uint64_t idx, const char *object,
         n[i] = strlen(f[i]);
     }
     struct sm_staged st = {
-        .audit = sm_audit_make(idx, 1000 + (int64_t)idx, 2, f, n)};
+        .audit = sm_audit_make(l, idx, 1000 + (int64_t)idx, 2, f, n)};
     assert_non_null(st.audit);
     assert_int_equal(sm_logs_reserve(l, &st), AMK_OK);
     sm_logs_publish(l, &st);
