@@ -23,6 +23,15 @@
 
 #include "internal.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+
+bool sm_alloc_install(void)
+{
+    return false;
+}
+
+#else
+
 #define HEADER      16
 #define CACHE_BYTES (1u << 20)
 #define LARGE       UINT64_C(0x8000000000000000)
@@ -180,9 +189,6 @@ static void mem_shutdown(void *arg)
 
 bool sm_alloc_install(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    return false;
-#else
     if (pthread_key_create(&cache_key, cache_release) != 0) {
         return false;
     }
@@ -196,5 +202,6 @@ bool sm_alloc_install(void)
         .xShutdown = mem_shutdown,
     };
     return sqlite3_config(SQLITE_CONFIG_MALLOC, &methods) == SQLITE_OK;
-#endif
 }
+
+#endif
