@@ -1,6 +1,7 @@
 /* tests/unit/raft/node_harness.h: the harness of test_node.c: nodes in one
  * process on one loop, bounded waits, and synchronous wrappers around the
- * node's requests. Header-only, included by test_node.c alone. */
+ * node's requests. Header-only, included by test_node.c and
+ * test_node_propose.c (helpers one of them does not use are static inline). */
 #ifndef AMK_TESTS_UNIT_RAFT_NODE_HARNESS_H
 #define AMK_TESTS_UNIT_RAFT_NODE_HARNESS_H
 
@@ -458,7 +459,7 @@ struct change_wait {
     int status;
 };
 
-static void change_cb(struct amk_raft_change *req, int status)
+static inline void change_cb(struct amk_raft_change *req, int status)
 {
     struct change_wait *w = req->data;
     w->done = true;
@@ -471,7 +472,7 @@ struct transfer_wait {
     int status;
 };
 
-static void transfer_cb(struct amk_raft_transfer *req, int status)
+static inline void transfer_cb(struct amk_raft_transfer *req, int status)
 {
     struct transfer_wait *w = req->data;
     w->done = true;
