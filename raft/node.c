@@ -264,7 +264,7 @@ int amk_raft_node_init(struct amk_raft_node *node, uv_loop_t *loop,
     if (rv != 0) {
         goto err_after_copy;
     }
-    rv = raft_uv_init(&node->io, loop, node->data_dir, &node->transport);
+    rv = raft_uv_init(&node->io, loop, node->data_dir, &node->transport.uv);
     if (rv != 0) {
         rv = amk_raft_code_from_raft(rv, node->errmsg, "raft data directory",
                                      node->io.errmsg);

@@ -314,7 +314,7 @@ struct amk_raft_node {
     size_t noop_len;
 
     /* canonical/raft */
-    struct raft_uv_transport transport;
+    struct amk_raft_transport transport;
     struct raft_io io;
     struct raft_tracer tracer;
     struct amk_raft_fsm fsm;
