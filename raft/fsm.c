@@ -128,10 +128,10 @@ static int defer(struct amk_raft_fsm *f, uint64_t index, uint64_t term,
     return 0;
 }
 
-/* Applies one entry to sm, or stops the process (see fatal()). Afterwards
- * f->last holds its result. */
-static void apply_one(struct amk_raft_fsm *f, uint64_t index, const void *buf,
-                      size_t len)
+/* Applies one entry (header term `term`) to sm, or stops the process (see
+ * fatal()). Afterwards f->last holds its result. */
+static void apply_one(struct amk_raft_fsm *f, uint64_t index, uint64_t term,
+                      const void *buf, size_t len)
 {
     int rv;
 
@@ -143,6 +143,9 @@ static void apply_one(struct amk_raft_fsm *f, uint64_t index, const void *buf,
     if (f->applied_cb != NULL) {
         f->applied_cb(f->applied_data, &f->last);
     }
+    if (f->result_cb != NULL) {
+        f->result_cb(f->result_data, index, term, &f->last);
+    }
 }
 
 /* Applies every deferred entry, in index order, and empties the list. */
@@ -152,7 +155,7 @@ static void flush_deferred(struct amk_raft_fsm *f)
 
     for (i = 0; i < f->n_deferred; i++) {
         struct amk_raft_fsm_deferred *d = &f->deferred[i];
-        apply_one(f, d->index, d->buf, d->len);
+        apply_one(f, d->index, d->term, d->buf, d->len);
         raft_free(d->buf);
         d->buf = NULL;
     }
@@ -214,7 +217,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
     }
 
     flush_deferred(f);
-    apply_one(f, index, buf->base, buf->len);
+    apply_one(f, index, term, buf->base, buf->len);
     /* A header term above ours is not one an honest leader writes (entries
      * reach us only from leaders of terms we have seen); it counts as
      * current, which is what we would have to believe of it anyway. */
@@ -613,4 +616,11 @@ void amk_raft_fsm_on_applied(struct amk_raft_fsm *f, amk_raft_fsm_applied_cb cb,
 {
     f->applied_cb = cb;
     f->applied_data = data;
+}
+
+void amk_raft_fsm_on_result(struct amk_raft_fsm *f, amk_raft_fsm_result_cb cb,
+                            void *data)
+{
+    f->result_cb = cb;
+    f->result_data = data;
 }

@@ -27,6 +27,16 @@ struct amk_raft_fsm;
 typedef void (*amk_raft_fsm_applied_cb)(void *data,
                                         const struct amk_sm_result *result);
 
+/* Called after each command is applied to sm, right after the applied
+ * callback, with the entry's raft index and the term its header carries (0
+ * if the header cannot be read): the node routes the result to the
+ * proposal waiting for that (index, term), since canonical/raft 0.15 calls
+ * raft_apply's callback once per call, with the first entry's result only
+ * (raft/node_propose.c). The result is only valid during the call. */
+typedef void (*amk_raft_fsm_result_cb)(void *data, uint64_t index,
+                                       uint64_t term,
+                                       const struct amk_sm_result *result);
+
 struct amk_raft_fsm_deferred {
     uint64_t index;
     uint64_t term;
@@ -41,6 +51,8 @@ struct amk_raft_fsm {
     struct raft *raft;   /* set with amk_raft_fsm_bind() before start */
     amk_raft_fsm_applied_cb applied_cb;
     void *applied_data;
+    amk_raft_fsm_result_cb result_cb;
+    void *result_data;
     struct amk_raft_fsm_deferred *deferred; /* index order */
     unsigned n_deferred, cap_deferred;
     uint64_t current_term_applied; /* the raft term in which an entry of that
@@ -83,5 +95,9 @@ void amk_raft_fsm_bind(struct amk_raft_fsm *f, struct raft *raft);
 
 void amk_raft_fsm_on_applied(struct amk_raft_fsm *f, amk_raft_fsm_applied_cb cb,
                              void *data);
+
+/* The node's hook for proposal results (see amk_raft_fsm_result_cb). */
+void amk_raft_fsm_on_result(struct amk_raft_fsm *f, amk_raft_fsm_result_cb cb,
+                            void *data);
 
 #endif

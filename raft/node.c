@@ -133,6 +133,8 @@ void node__check_state(struct amk_raft_node *node)
         node->observed_leader = leader_id;
     }
 
+    node__proposals_check(node);
+
     /* DESIGN 0.15 defect 1: a new leader commits an entry of its own term at
      * once (Raft paper §5.4.2, §8). Retried on every check until it goes
      * out (raft_apply refuses during a transfer). */
@@ -262,7 +264,7 @@ int amk_raft_node_init(struct amk_raft_node *node, uv_loop_t *loop,
     if (rv != 0) {
         goto err_after_copy;
     }
-    rv = raft_uv_init(&node->io, loop, node->data_dir, &node->transport);
+    rv = raft_uv_init(&node->io, loop, node->data_dir, &node->transport.uv);
     if (rv != 0) {
         rv = amk_raft_code_from_raft(rv, node->errmsg, "raft data directory",
                                      node->io.errmsg);
@@ -303,8 +305,14 @@ int amk_raft_node_init(struct amk_raft_node *node, uv_loop_t *loop,
     raft_set_snapshot_trailing(&node->raft, node->config.snapshot_trailing);
     raft_set_pre_vote(&node->raft, node->config.pre_vote);
 
-    uv_timer_init(loop, &node->watch); /* cannot fail on Unix */
+    amk_raft_fsm_on_result(&node->fsm, node__proposals_on_result, node);
+    /* None of these can fail on Unix. */
+    uv_timer_init(loop, &node->watch);
     node->watch.data = node;
+    uv_check_init(loop, &node->flush);
+    node->flush.data = node;
+    uv_idle_init(loop, &node->keep_polling);
+    node->keep_polling.data = node;
     node->lifecycle = AMK_RAFT_NODE_INIT;
     return 0;
 
@@ -443,16 +451,20 @@ err:
 
 /* --- Close --- */
 
-static void watch_closed(uv_handle_t *handle)
+static void handle_closed(uv_handle_t *handle)
 {
     struct amk_raft_node *node = handle->data;
     amk_raft_node_close_cb cb = node->close_cb;
 
+    if (--node->open_handles > 0) {
+        return;
+    }
     /* raft_close's callback has fired: raft_uv and the transport are idle. */
     raft_uv_close(&node->io);
     node->transport_ops->release(&node->transport);
     amk_raft_fsm_close(&node->fsm);
     node__barriers_free(node);
+    node__batches_free(node);
     free(node->contacts);
     node->contacts = NULL;
     node->n_contacts = 0;
@@ -468,7 +480,10 @@ static void raft_closed(struct raft *raft)
     struct amk_raft_node *node = raft->data;
     /* Releasing raft_uv right here would free memory its close path may
      * still touch after calling us: finish in the next loop iteration. */
-    uv_close((uv_handle_t *)&node->watch, watch_closed);
+    node->open_handles = 3;
+    uv_close((uv_handle_t *)&node->watch, handle_closed);
+    uv_close((uv_handle_t *)&node->flush, handle_closed);
+    uv_close((uv_handle_t *)&node->keep_polling, handle_closed);
 }
 
 void node__close_raft(struct amk_raft_node *node)
@@ -479,6 +494,9 @@ void node__close_raft(struct amk_raft_node *node)
      * callbacks map the status to AMK_RAFT_ESHUTDOWN) and closes raft_uv,
      * which closes the transport. */
     raft_close(&node->raft, raft_closed);
+    /* What raft did not fail itself: queued proposals, and those in flight
+     * whose batch raft already forgot. */
+    node__proposals_close(node);
     node__transfer_finish(node, AMK_RAFT_ESHUTDOWN);
 }
 
@@ -515,6 +533,12 @@ int amk_raft_node_close(struct amk_raft_node *node, amk_raft_node_close_cb cb)
     }
     node->lifecycle = AMK_RAFT_NODE_CLOSING;
     node->close_cb = cb;
+    if (node->stats.batches > 0) {
+        node__log(node, AMK_RAFT_LOG_INFO,
+                  "closing: %llu proposals were appended in %llu batches",
+                  (unsigned long long)node->stats.batched,
+                  (unsigned long long)node->stats.batches);
+    }
 
     if (was_started && raft_state(&node->raft) == RAFT_LEADER &&
         node->transfer == NULL) {

@@ -49,6 +49,11 @@
  * from the log instead of a snapshot. */
 #define AMK_RAFT_DEFAULT_SNAPSHOT_THRESHOLD 8192
 #define AMK_RAFT_DEFAULT_SNAPSHOT_TRAILING  4096
+/* Proposals queued in one loop iteration go to raft_apply in batches of at
+ * most this many entries and bytes (a batch is one disk write and one
+ * AppendEntries message per follower; raft_uv's segments are 8 MiB). */
+#define AMK_RAFT_BATCH_MAX_ENTRIES 256
+#define AMK_RAFT_BATCH_MAX_BYTES   (1024u * 1024u)
 /* raft_uv's default is 1 s; a restarted peer is reconnected within 200 ms. */
 #define AMK_RAFT_DEFAULT_CONNECT_RETRY_MS 200
 /* The backstop poll of raft_state() (state changes are also checked right
@@ -159,20 +164,29 @@ struct amk_raft_transfer;
 
 /* status 0: req->result holds the outcome (a deep copy: the request owns its
  * strings; release them with amk_sm_result_clear(&req->result)). Otherwise
- * req->result is zeroed and status is AMK_RAFT_ELEADERSHIPLOST,
- * AMK_RAFT_ESHUTDOWN or AMK_RAFT_EUNKNOWN (outcome unknown: answer 504 and let
- * the client retry with its idempotency key), or AMK_RAFT_ENOMEM (the command
- * was applied, only its answer was lost). */
+ * req->result is zeroed and status is one of:
+ * - AMK_RAFT_ENOTLEADER, AMK_RAFT_EBUSY, AMK_RAFT_ESTATE: leadership went,
+ *   a transfer began or the node failed before the queued proposal reached
+ *   raft: nothing was appended (forward it, or retry);
+ * - AMK_RAFT_ELEADERSHIPLOST, AMK_RAFT_ESHUTDOWN, AMK_RAFT_EUNKNOWN: outcome
+ *   unknown, the entry may commit (answer 504 and let the client retry with
+ *   its idempotency key);
+ * - AMK_RAFT_ENOMEM: out of memory, either batching (not appended) or
+ *   copying the result (applied, only its answer was lost). */
 typedef void (*amk_raft_propose_cb)(struct amk_raft_propose *req, int status);
 
 struct amk_raft_propose {
     void *data;                  /* free for the caller */
     struct amk_sm_result result; /* out, see amk_raft_propose_cb */
-    /* private */
-    struct raft_apply apply;
+    /* private (raft/node_propose.c) */
+    struct amk_raft_propose *next; /* in the node's queue or in-flight FIFO */
     struct amk_raft_node *node;
     amk_raft_propose_cb cb;
-    uint64_t proposed_ns; /* monotonic clock at raft_apply: apply latency */
+    struct raft_buffer buf; /* the padded copy, until handed to raft_apply */
+    size_t len;             /* the command's length without padding */
+    uint64_t index;         /* raft index of the entry, once in flight */
+    uint64_t term;          /* term stamped into it, once in flight */
+    uint64_t proposed_ns;   /* monotonic clock at propose: apply latency */
 };
 
 /* status 0: the leader confirmed its leadership after the read was issued,
@@ -243,6 +257,10 @@ struct amk_raft_node_stats {
     uint64_t transfer_retries; /* extra raft_transfer calls (#477) */
     uint64_t corruptions;      /* corrupt-tail events seen at start (#3) */
     uint64_t nudges;           /* barriers sent to unstick a lagging follower */
+    uint64_t batches;          /* raft_apply calls made for proposals */
+    uint64_t batched;          /* proposals handed to raft in them */
+    uint64_t orphans_failed;   /* in-flight proposals raft had forgotten,
+                                  answered by the node on step-down / close */
     /* Apply latency on the leader, proposal to applied (commit, fsync and
      * sm apply): a histogram with AMK_RAFT_LATENCY_BUCKETS upper bounds. */
     uint64_t apply_latency_count[12]; /* per bucket, not cumulative */
@@ -269,6 +287,7 @@ enum amk_raft_node_lifecycle {
 typedef void (*amk_raft_node_close_cb)(struct amk_raft_node *node);
 
 struct node_barrier;
+struct node_batch;
 struct node_contact {
     uint64_t id;
     uint64_t last_ms; /* uv_now() */
@@ -295,7 +314,7 @@ struct amk_raft_node {
     size_t noop_len;
 
     /* canonical/raft */
-    struct raft_uv_transport transport;
+    struct amk_raft_transport transport;
     struct raft_io io;
     struct raft_tracer tracer;
     struct amk_raft_fsm fsm;
@@ -334,6 +353,14 @@ struct amk_raft_node {
     uint64_t nudge_idle_since_ms; /* when the log last grew */
     unsigned nudge_count;         /* nudges sent in this term */
     raft_term noop_applied_term;  /* term whose no-op was applied */
+
+    /* proposals (raft/node_propose.c) */
+    struct amk_raft_propose *queue_head, *queue_tail;   /* not yet in raft */
+    struct amk_raft_propose *flight_head, *flight_tail; /* by index */
+    struct node_batch *batches; /* raft_apply requests raft has not called
+                                   back yet */
+    uv_check_t flush; /* hands the queue to raft once per loop iteration */
+    uv_idle_t keep_polling; /* no blocking poll while the queue waits */
 
     /* coalesced read barriers */
     struct amk_raft_read *reads_head, *reads_tail; /* waiting for a barrier */
@@ -388,10 +415,16 @@ void amk_raft_node_on_applied(struct amk_raft_node *node,
 /* Proposes one encoded command (sm/cmd.h; len bytes, copied, the caller keeps
  * cmd). Leader only: AMK_RAFT_ENOTLEADER otherwise (forward to the leader),
  * AMK_RAFT_EBUSY during a leadership transfer. The copy is zero-padded to a
- * multiple of 8 bytes (0.15 corrupts other lengths, see node_request.c),
- * stamped with the current term and the wall clock (ms UTC) by
- * amk_cmd_stamp() and handed to raft_apply. AMK_RAFT_EINVAL if cmd is not an
- * encoded command, AMK_RAFT_ETOOBIG over AMK_CMD_MAX_SIZE. */
+ * multiple of 8 bytes (0.15 corrupts other lengths, see node_propose.c) and
+ * queued: the proposals made during one loop iteration go to raft as one
+ * raft_apply of up to AMK_RAFT_BATCH_MAX_ENTRIES entries (one disk write and
+ * one AppendEntries per follower for all of them), each stamped with the
+ * current term and the wall clock (ms UTC) by amk_cmd_stamp() just before.
+ * Each proposal still gets its own answer, with its own result. If the node
+ * is no longer leader (or is in a transfer) when the queue is handed to raft,
+ * the callback gets AMK_RAFT_ENOTLEADER (AMK_RAFT_EBUSY): nothing was
+ * appended. AMK_RAFT_EINVAL if cmd is not an encoded command,
+ * AMK_RAFT_ETOOBIG over AMK_CMD_MAX_SIZE (both at once, no callback). */
 int amk_raft_node_propose(struct amk_raft_node *node,
                           struct amk_raft_propose *req, const void *cmd,
                           size_t len, amk_raft_propose_cb cb);

@@ -1,7 +1,8 @@
 /* raft/node_internal.h: what the files implementing struct amk_raft_node share
  * (node.c: lifecycle and watch; node_config.c: configuration; node_guard.c:
- * guards around raft_uv; node_request.c: propose and reads; node_member.c:
- * membership and leadership transfer). Not for other layers. */
+ * guards around raft_uv; node_propose.c: batched proposals; node_request.c:
+ * the no-op and reads; node_member.c: membership and leadership transfer).
+ * Not for other layers. */
 #ifndef AMK_RAFT_NODE_INTERNAL_H
 #define AMK_RAFT_NODE_INTERNAL_H
 
@@ -65,6 +66,28 @@ void node__undo_bootstrap(struct amk_raft_node *node);
 /* Binds the raft address once: "in use" is reported before anything is
  * written. 0 or AMK_RAFT_ENET with node->errmsg set. */
 int node__check_bindable(struct amk_raft_node *node);
+
+/* node_propose.c */
+/* Checks, copies and queues cmd (amk_raft_node_propose without the leader
+ * check). Returns 0 (cb fires later) or a code with errmsg set. */
+int node__propose(struct amk_raft_node *node, struct amk_raft_propose *req,
+                  const void *cmd, size_t len, amk_raft_propose_cb cb);
+/* The FSM's result hook (amk_raft_fsm_result_cb; data is the node). */
+void node__proposals_on_result(void *data, uint64_t index, uint64_t term,
+                               const struct amk_sm_result *result);
+/* The loop handles that hand queued proposals to raft. */
+void node__proposals_flush_cb(uv_check_t *check);
+void node__proposals_idle_cb(uv_idle_t *idle);
+/* From the leadership watch: fails the in-flight proposals raft no longer
+ * tracks once this node is no leader of their term (ELEADERSHIPLOST). */
+void node__proposals_check(struct amk_raft_node *node);
+/* Answers every in-flight proposal with status, at once. */
+void node__proposals_abandon(struct amk_raft_node *node, int status);
+/* On close, after raft_close: every proposal not yet answered, queued or
+ * in flight, gets AMK_RAFT_ESHUTDOWN. */
+void node__proposals_close(struct amk_raft_node *node);
+/* Frees the batches raft never called back (after raft is closed). */
+void node__batches_free(struct amk_raft_node *node);
 
 /* node_request.c */
 /* Proposes this term's no-op (DESIGN 0.15 defect 1). Returns 0 or a code. */

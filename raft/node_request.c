@@ -1,10 +1,9 @@
-/* raft/node_request.c: proposals (stamped with term and leader time, answered
- * with a deep copy of the state machine's result), each term's no-op, and the
- * coalesced raft barriers behind linearizable reads. */
+/* raft/node_request.c: the status of raft's callbacks, each term's no-op,
+ * and the coalesced raft barriers behind linearizable reads. Proposals are in
+ * node_propose.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "raft/node_internal.h"
 #include "sm/cmd.h"
@@ -16,147 +15,6 @@ int node__callback_status(struct amk_raft_node *node, int raft_status)
         return AMK_RAFT_ESHUTDOWN;
     }
     return amk_raft_code_from_raft(raft_status, NULL, NULL, NULL);
-}
-
-/* --- Proposals --- */
-
-/* Deep-copies src into dst (dst owns its strings afterwards). */
-static int copy_result(struct amk_sm_result *dst,
-                       const struct amk_sm_result *src)
-{
-    *dst = *src;
-    dst->body = NULL;
-    dst->event = NULL;
-    if (src->body != NULL && (dst->body = strdup(src->body)) == NULL) {
-        goto oom;
-    }
-    if (src->event != NULL && (dst->event = strdup(src->event)) == NULL) {
-        goto oom;
-    }
-    return 0;
-
-oom:
-    free(dst->body);
-    memset(dst, 0, sizeof *dst);
-    return AMK_RAFT_ENOMEM;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-_Static_assert(
-    sizeof((double[])AMK_RAFT_LATENCY_BUCKETS) / sizeof(double) ==
-        sizeof(((struct amk_raft_node_stats *)0)->apply_latency_count) /
-            sizeof(uint64_t),
-    "one counter per latency bucket");
-
-static void record_latency(struct amk_raft_node *node, uint64_t ns)
-{
-    static const double bounds_ms[] = AMK_RAFT_LATENCY_BUCKETS;
-    struct amk_raft_node_stats *st = &node->stats;
-    unsigned n = sizeof bounds_ms / sizeof bounds_ms[0];
-    unsigned b = 0;
-    while (b + 1 < n && (double)ns / 1e6 > bounds_ms[b]) {
-        b++;
-    }
-    st->apply_latency_count[b]++;
-    st->apply_latency_sum_us += ns / 1000;
-    st->apply_latency_total++;
-}
-
-static void apply_cb(struct raft_apply *apply, int status, void *result)
-{
-    struct amk_raft_propose *req = apply->data;
-    struct amk_raft_node *node = req->node;
-    int rv;
-
-    memset(&req->result, 0, sizeof req->result);
-    if (status != 0) {
-        rv = node__callback_status(node, status);
-    } else if (result == NULL) {
-        /* The FSM deferred the entry (an earlier-term entry, raft/fsm.h).
-         * A leader never defers entries of its own term, so this is not
-         * expected for a request it still tracks. */
-        node__log(node, AMK_RAFT_LOG_WARN,
-                  "proposal at index %llu was deferred by the FSM: outcome "
-                  "unknown",
-                  apply->index);
-        rv = AMK_RAFT_EUNKNOWN;
-    } else {
-        rv = copy_result(&req->result, result);
-        if (rv != 0) {
-            node__log(node, AMK_RAFT_LOG_ERROR,
-                      "out of memory copying the result of index %llu",
-                      apply->index);
-        }
-        record_latency(node, now_ns() - req->proposed_ns);
-    }
-    req->cb(req, rv);
-}
-
-/* Copies cmd into a raft buffer, stamps it and hands it to raft_apply. */
-static int propose(struct amk_raft_node *node, struct amk_raft_propose *req,
-                   const void *cmd, size_t len, amk_raft_propose_cb cb)
-{
-    struct raft_buffer buf;
-    int rv;
-
-    if (cmd == NULL || len == 0 || len > AMK_CMD_MAX_SIZE) {
-        snprintf(node->errmsg, sizeof node->errmsg,
-                 "propose: command of %zu bytes (1..%u allowed)", len,
-                 AMK_CMD_MAX_SIZE);
-        return len > AMK_CMD_MAX_SIZE ? AMK_RAFT_ETOOBIG : AMK_RAFT_EINVAL;
-    }
-    /* canonical/raft 0.15 requires entry lengths in multiples of 8: its
-     * decoder skips to the next 8-byte boundary after each entry, but its
-     * encoders (disk segments, AppendEntries) write entries back to back,
-     * so any other length corrupts the log on disk and the entries followers
-     * receive. Pad with zero bytes (sm's decoder accepts up to 7). */
-    buf.len = (len + 7) & ~(size_t)7;
-    buf.base = raft_malloc(buf.len);
-    if (buf.base == NULL) {
-        snprintf(node->errmsg, sizeof node->errmsg, "propose: out of memory");
-        return AMK_RAFT_ENOMEM;
-    }
-    memcpy(buf.base, cmd, len);
-    memset((char *)buf.base + len, 0, buf.len - len);
-    /* DESIGN 0.15 defect 1: the term the leader proposes in travels with the
-     * command, so the FSM can defer entries of earlier terms. Time comes from
-     * the leader's clock, never from the clock at apply time. */
-    if (amk_cmd_stamp(buf.base, len, node->raft.current_term,
-                      node__wall_ms()) != 0) {
-        raft_free(buf.base);
-        snprintf(node->errmsg, sizeof node->errmsg,
-                 "propose: not an encoded command (%zu bytes)", len);
-        return AMK_RAFT_EINVAL;
-    }
-    memset(&req->result, 0, sizeof req->result);
-    req->node = node;
-    req->cb = cb;
-    req->apply.data = req;
-    req->proposed_ns = now_ns();
-    rv = raft_apply(&node->raft, &req->apply, &buf, 1, apply_cb);
-    if (rv != 0) {
-        raft_free(buf.base);
-        return amk_raft_code_from_raft(rv, node->errmsg, "propose",
-                                       raft_errmsg(&node->raft));
-    }
-    return 0;
-}
-
-int amk_raft_node_propose(struct amk_raft_node *node,
-                          struct amk_raft_propose *req, const void *cmd,
-                          size_t len, amk_raft_propose_cb cb)
-{
-    int rv = node__check_leader(node, "propose");
-    if (rv != 0) {
-        return rv;
-    }
-    return propose(node, req, cmd, len, cb);
 }
 
 /* --- The no-op of each term --- */
@@ -199,8 +57,8 @@ int node__propose_noop(struct amk_raft_node *node)
         return AMK_RAFT_ENOMEM;
     }
     noop->term = node->raft.current_term;
-    rv =
-        propose(node, &noop->req, node->noop_template, node->noop_len, noop_cb);
+    rv = node__propose(node, &noop->req, node->noop_template, node->noop_len,
+                       noop_cb);
     if (rv != 0) {
         node__log(node, AMK_RAFT_LOG_WARN,
                   "cannot propose the no-op of term %llu: %s", noop->term,

@@ -331,6 +331,12 @@ static void serve_propose_done(struct amk_raft_propose *req, int status)
     if (status == 0) {
         amk_link_op_result(s->op, AMK_LINK_STATUS_OK, &req->result, NULL);
         amk_sm_result_clear(&req->result);
+    } else if (status == AMK_RAFT_ENOTLEADER || status == AMK_RAFT_EBUSY) {
+        /* Leadership went (or a transfer began) before the queued proposal
+         * reached raft: nothing was appended, the follower may retry it
+         * with the next leader. */
+        amk_link_op_result(s->op, AMK_LINK_STATUS_NOT_LEADER, NULL,
+                           amk_raft_code_name(status));
     } else {
         /* Appended, then leadership lost / deferred / shutting down: the
          * follower answers 504 and the client retries with its key. */

@@ -204,6 +204,15 @@ static int metrics(struct amk_http_request *req)
     metric(&buf, &len, "amk_raft_nudges_total",
            "Barriers sent to unstick a lagging follower.", "counter",
            st.nudges);
+    metric(&buf, &len, "amk_raft_proposal_batches_total",
+           "raft_apply calls made for proposals (one per batch).", "counter",
+           st.batches);
+    metric(&buf, &len, "amk_raft_proposals_batched_total",
+           "Proposals handed to raft in those batches.", "counter", st.batched);
+    metric(&buf, &len, "amk_raft_proposals_orphaned_total",
+           "In-flight proposals raft had forgotten, answered outcome unknown "
+           "by the node on step-down or close.",
+           "counter", st.orphans_failed);
     latency_histogram(&buf, &len, &st);
     metric(&buf, &len, "amk_event_subscribers",
            "Live event streams (SSE) on this node.", "gauge",

@@ -3,11 +3,15 @@
 #ifndef AMK_TESTS_UNIT_RAFT_HELPERS_H
 #define AMK_TESTS_UNIT_RAFT_HELPERS_H
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cmocka.h>
 #include <raft.h>
 
 #include "sm/cmd.h"
@@ -68,6 +72,27 @@ static inline struct raft_buffer helpers_noop(uint64_t term)
     }
     cmd.h.role = AMK_ROLE_SYSTEM; /* the leader itself */
     return helpers_encode(&cmd, term);
+}
+
+/* raft_fsm snapshot and restore for tests whose FSM never snapshots. */
+static inline int helpers_no_snapshot(struct raft_fsm *fsm,
+                                      struct raft_buffer *bufs[],
+                                      unsigned *n_bufs)
+{
+    (void)fsm;
+    (void)bufs;
+    (void)n_bufs;
+    fail_msg("no snapshot is due in this test");
+    return RAFT_NOTFOUND;
+}
+
+static inline int helpers_no_restore(struct raft_fsm *fsm,
+                                     struct raft_buffer *buf)
+{
+    (void)fsm;
+    (void)buf;
+    fail_msg("no snapshot is due in this test");
+    return RAFT_NOTFOUND;
 }
 
 #endif

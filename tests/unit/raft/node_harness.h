@@ -1,6 +1,8 @@
-/* tests/unit/raft/node_harness.h: the harness of test_node.c: nodes in one
+/* tests/unit/raft/node_harness.h: the harness of the node tests: nodes in one
  * process on one loop, bounded waits, and synchronous wrappers around the
- * node's requests. Header-only, included by test_node.c alone. */
+ * node's requests. Header-only, included by test_node.c,
+ * test_node_propose.c and test_transport.c (its functions are static inline:
+ * each test uses some). */
 #ifndef AMK_TESTS_UNIT_RAFT_NODE_HARNESS_H
 #define AMK_TESTS_UNIT_RAFT_NODE_HARNESS_H
 
@@ -60,7 +62,7 @@ struct cluster {
 
 static unsigned port_block; /* one block of ports per test */
 
-static void log_sink(void *data, int level, const char *msg)
+static inline void log_sink(void *data, int level, const char *msg)
 {
     struct tnode *t = data;
     if (strstr(msg, "peers list ignored") != NULL) {
@@ -71,7 +73,7 @@ static void log_sink(void *data, int level, const char *msg)
     }
 }
 
-static void fatal_hook(void *data, int code, const char *msg)
+static inline void fatal_hook(void *data, int code, const char *msg)
 {
     struct tnode *t = data;
     t->c->fatal_calls++;
@@ -79,14 +81,14 @@ static void fatal_hook(void *data, int code, const char *msg)
             (unsigned long long)t->id, amk_raft_code_name(code), msg);
 }
 
-static void on_applied(void *data, const struct amk_sm_result *result)
+static inline void on_applied(void *data, const struct amk_sm_result *result)
 {
     struct tnode *t = data;
     (void)result;
     t->applied++;
 }
 
-static void wake_cb(uv_timer_t *timer)
+static inline void wake_cb(uv_timer_t *timer)
 {
     (void)timer;
 }
@@ -94,8 +96,8 @@ static void wake_cb(uv_timer_t *timer)
 typedef bool (*pred_fn)(struct cluster *c, void *arg);
 
 /* Runs the loop until pred holds or timeout_ms pass. */
-static bool run_until(struct cluster *c, pred_fn pred, void *arg,
-                      unsigned timeout_ms)
+static inline bool run_until(struct cluster *c, pred_fn pred, void *arg,
+                             unsigned timeout_ms)
 {
     uint64_t deadline;
     uv_update_time(&c->loop);
@@ -109,13 +111,13 @@ static bool run_until(struct cluster *c, pred_fn pred, void *arg,
     return true;
 }
 
-static bool flag_set(struct cluster *c, void *arg)
+static inline bool flag_set(struct cluster *c, void *arg)
 {
     (void)c;
     return *(bool *)arg;
 }
 
-static void cluster_setup(struct cluster *c, unsigned n_peers)
+static inline void cluster_setup(struct cluster *c, unsigned n_peers)
 {
     unsigned i;
     memset(c, 0, sizeof *c);
@@ -144,8 +146,9 @@ static void cluster_setup(struct cluster *c, unsigned n_peers)
     }
 }
 
-static void node_config(struct cluster *c, struct tnode *t,
-                        struct amk_raft_node_config *cfg, bool with_peers)
+static inline void node_config(struct cluster *c, struct tnode *t,
+                               struct amk_raft_node_config *cfg,
+                               bool with_peers)
 {
     amk_raft_node_config_default(cfg);
     cfg->id = t->id;
@@ -166,8 +169,8 @@ static void node_config(struct cluster *c, struct tnode *t,
 }
 
 /* Opens a fresh sm and starts node i (0-based); returns start's code. */
-static int node_try_open(struct cluster *c, unsigned i, bool with_peers,
-                         bool auto_recovery)
+static inline int node_try_open(struct cluster *c, unsigned i, bool with_peers,
+                                bool auto_recovery)
 {
     struct tnode *t = &c->t[i];
     struct amk_raft_node_config cfg;
@@ -190,7 +193,7 @@ static int node_try_open(struct cluster *c, unsigned i, bool with_peers,
     return amk_raft_node_start(&t->node);
 }
 
-static void node_open(struct cluster *c, unsigned i, bool with_peers)
+static inline void node_open(struct cluster *c, unsigned i, bool with_peers)
 {
     int rv = node_try_open(c, i, with_peers, false);
     if (rv != 0) {
@@ -199,14 +202,14 @@ static void node_open(struct cluster *c, unsigned i, bool with_peers)
     assert_int_equal(rv, 0);
 }
 
-static void closed_cb(struct amk_raft_node *node)
+static inline void closed_cb(struct amk_raft_node *node)
 {
     struct tnode *t =
         (struct tnode *)((char *)node - offsetof(struct tnode, node));
     t->closed = true;
 }
 
-static void node_close(struct cluster *c, unsigned i)
+static inline void node_close(struct cluster *c, unsigned i)
 {
     struct tnode *t = &c->t[i];
     assert_true(t->open);
@@ -218,8 +221,8 @@ static void node_close(struct cluster *c, unsigned i)
     t->open = false;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
+static inline int rm_entry(const char *path, const struct stat *st, int flag,
+                           struct FTW *ftw)
 {
     (void)st;
     (void)flag;
@@ -227,7 +230,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
     return remove(path);
 }
 
-static void cluster_teardown(struct cluster *c)
+static inline void cluster_teardown(struct cluster *c)
 {
     unsigned i;
     for (i = 0; i < MAX_NODES; i++) {
@@ -243,7 +246,7 @@ static void cluster_teardown(struct cluster *c)
     assert_int_equal(c->fatal_calls, 0);
 }
 
-static int setup(void **state)
+static inline int setup(void **state)
 {
     struct cluster *c = calloc(1, sizeof *c);
     assert_non_null(c);
@@ -252,7 +255,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
+static inline int teardown(void **state)
 {
     struct cluster *c = *state;
     cluster_teardown(c);
@@ -263,7 +266,7 @@ static int teardown(void **state)
 /* --- Cluster predicates --- */
 
 /* Index of the single leader every open voter agrees on, or -1. */
-static int agreed_leader(struct cluster *c)
+static inline int agreed_leader(struct cluster *c)
 {
     int leader = -1;
     uint64_t leader_id = 0;
@@ -298,13 +301,13 @@ static int agreed_leader(struct cluster *c)
     return leader;
 }
 
-static bool has_leader(struct cluster *c, void *arg)
+static inline bool has_leader(struct cluster *c, void *arg)
 {
     (void)arg;
     return agreed_leader(c) >= 0;
 }
 
-static int wait_leader(struct cluster *c)
+static inline int wait_leader(struct cluster *c)
 {
     assert_true(run_until(c, has_leader, NULL, WAIT_MS));
     return agreed_leader(c);
@@ -315,7 +318,7 @@ struct applied_arg {
 };
 
 /* Every open node's sm has applied at least arg->index, and all the same. */
-static bool all_applied(struct cluster *c, void *arg)
+static inline bool all_applied(struct cluster *c, void *arg)
 {
     struct applied_arg *a = arg;
     uint64_t first = 0;
@@ -338,7 +341,7 @@ static bool all_applied(struct cluster *c, void *arg)
 
 /* All open nodes hold byte-identical databases (a node restored from a
  * snapshot included). */
-static void assert_same_state(struct cluster *c)
+static inline void assert_same_state(struct cluster *c)
 {
     void *ref = NULL;
     size_t ref_len = 0;
@@ -377,7 +380,7 @@ static void assert_same_state(struct cluster *c)
 
 /* --- Requests --- */
 
-static void *encode_centre(unsigned n, size_t *len)
+static inline void *encode_centre(unsigned n, size_t *len)
 {
     struct amk_cmd cmd;
     char id[32];
@@ -401,7 +404,7 @@ struct pending {
     int status;
 };
 
-static void propose_cb(struct amk_raft_propose *req, int status)
+static inline void propose_cb(struct amk_raft_propose *req, int status)
 {
     struct pending *p = req->data;
     p->done = true;
@@ -410,8 +413,8 @@ static void propose_cb(struct amk_raft_propose *req, int status)
 
 /* Proposes centre c<n> on node i and waits for the answer. Returns the
  * status; *result (may be NULL) gets the result, else it is cleared. */
-static int propose(struct cluster *c, unsigned i, unsigned n,
-                   struct amk_sm_result *result)
+static inline int propose(struct cluster *c, unsigned i, unsigned n,
+                          struct amk_sm_result *result)
 {
     struct pending p;
     size_t len;
@@ -436,8 +439,8 @@ static int propose(struct cluster *c, unsigned i, unsigned n,
 }
 
 /* Proposes centres first..last on the leader i, each answered OK. */
-static uint64_t propose_many(struct cluster *c, unsigned i, unsigned first,
-                             unsigned last)
+static inline uint64_t propose_many(struct cluster *c, unsigned i,
+                                    unsigned first, unsigned last)
 {
     struct amk_sm_result result;
     uint64_t index = 0;
@@ -458,7 +461,7 @@ struct change_wait {
     int status;
 };
 
-static void change_cb(struct amk_raft_change *req, int status)
+static inline void change_cb(struct amk_raft_change *req, int status)
 {
     struct change_wait *w = req->data;
     w->done = true;
@@ -471,7 +474,7 @@ struct transfer_wait {
     int status;
 };
 
-static void transfer_cb(struct amk_raft_transfer *req, int status)
+static inline void transfer_cb(struct amk_raft_transfer *req, int status)
 {
     struct transfer_wait *w = req->data;
     w->done = true;

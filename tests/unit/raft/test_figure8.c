@@ -65,24 +65,6 @@ static int plain_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
     return 0;
 }
 
-static int plain_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
-                          unsigned *n_bufs)
-{
-    (void)fsm;
-    (void)bufs;
-    (void)n_bufs;
-    fail_msg("no snapshot is due in this test");
-    return RAFT_NOTFOUND;
-}
-
-static int plain_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
-{
-    (void)fsm;
-    (void)buf;
-    fail_msg("no snapshot is due in this test");
-    return RAFT_NOTFOUND;
-}
-
 static struct raft *server(struct cluster *c, unsigned i)
 {
     return raft_fixture_get(&c->fixture, i);
@@ -118,8 +100,8 @@ static void cluster_open(struct cluster *c, enum mode mode)
             fsm->version = 1;
             fsm->data = &c->plain[i];
             fsm->apply = plain_apply;
-            fsm->snapshot = plain_snapshot;
-            fsm->restore = plain_restore;
+            fsm->snapshot = helpers_no_snapshot;
+            fsm->restore = helpers_no_restore;
         }
         assert_int_equal(raft_fixture_grow(&c->fixture, fsm), 0);
         if (guarded) {
