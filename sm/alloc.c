@@ -43,8 +43,8 @@ static const uint32_t CLASS_SIZE[] = {
     640,   768,   896,   1024,  1280,  1536,  1792,  2048,  2560,  3072,
     3584,  4096,  5120,  6144,  7168,  8192,  10240, 12288, 14336, 16384,
     20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536};
-#define N_CLASSES (sizeof CLASS_SIZE / sizeof CLASS_SIZE[0])
-#define MAX_CLASS 65536u
+#define N_CLASSES   (sizeof CLASS_SIZE / sizeof CLASS_SIZE[0])
+#define MAX_CLASS   65536u
 
 struct free_block {
     struct free_block *next;
