@@ -118,6 +118,8 @@ void node__check_state(struct amk_raft_node *node)
         return;
     }
 
+    node__snapshot_schedule(node);
+
     raft_leader(&node->raft, &leader_id, &leader_address);
     if (leader_id != node->observed_leader ||
         (leader_id != 0 && term != node->observed_term)) {
@@ -625,6 +627,7 @@ void amk_raft_node_stats(const struct amk_raft_node *node,
                          struct amk_raft_node_stats *stats)
 {
     *stats = node->stats;
+    stats->snapshot_target = node->snapshot_target;
     stats->deferred = node->fsm.n_deferred;
     stats->deferred_total = node->fsm.n_deferred_total;
 }

@@ -44,10 +44,14 @@
  * granularity of the election timer to 50 ms. */
 #define AMK_RAFT_DEFAULT_HEARTBEAT_MS 50
 #define AMK_RAFT_DEFAULT_ELECTION_MS  300
-/* A snapshot is a full sqlite3_serialize of the state: take one per 8192
- * entries and keep 4096 behind it so a briefly lagging follower catches up
- * from the log instead of a snapshot. */
-#define AMK_RAFT_DEFAULT_SNAPSHOT_THRESHOLD 8192
+/* A snapshot is a copy of the whole state, and it holds the node's loop for
+ * the copy (12 - 130 ms for 12 - 33 MB here): take one per 65,536 entries
+ * per node (etcd 3.4: 100,000), each voter at its own phase of that period
+ * (raft/node_snapshot.c), and keep 4096 entries behind it so a briefly
+ * lagging follower catches up from the log instead of a snapshot. The price
+ * is up to ~70,000 entries of log to replay on restart (~3 s here) and to
+ * keep in memory. */
+#define AMK_RAFT_DEFAULT_SNAPSHOT_THRESHOLD 65536
 #define AMK_RAFT_DEFAULT_SNAPSHOT_TRAILING  4096
 /* Proposals queued in one loop iteration go to raft_apply in batches of at
  * most this many entries and bytes (a batch is one disk write and one
@@ -119,7 +123,8 @@ struct amk_raft_node_config {
     unsigned heartbeat_ms;       /* default AMK_RAFT_DEFAULT_HEARTBEAT_MS */
     unsigned election_ms;        /* default AMK_RAFT_DEFAULT_ELECTION_MS;
                                     at least 2 x heartbeat_ms */
-    unsigned snapshot_threshold; /* entries between snapshots */
+    unsigned snapshot_threshold; /* entries between two snapshots of a
+                                    node; voters are staggered by phase */
     unsigned snapshot_trailing;  /* entries kept behind a snapshot */
     unsigned connect_retry_ms;   /* reconnect delay to an unreachable peer */
     unsigned watch_ms;           /* raft_state() backstop poll */
@@ -261,6 +266,8 @@ struct amk_raft_node_stats {
     uint64_t batched;          /* proposals handed to raft in them */
     uint64_t orphans_failed;   /* in-flight proposals raft had forgotten,
                                   answered by the node on step-down / close */
+    uint64_t snapshot_target;  /* index at which this node's next snapshot
+                                  is due (raft/node_snapshot.c) */
     /* Apply latency on the leader, proposal to applied (commit, fsync and
      * sm apply): a histogram with AMK_RAFT_LATENCY_BUCKETS upper bounds. */
     uint64_t apply_latency_count[12]; /* per bucket, not cumulative */
@@ -374,6 +381,8 @@ struct amk_raft_node {
     unsigned transfer_max_attempts;
     bool transfer_waiting;      /* raft's callback fired; verifying */
     uint64_t transfer_deadline; /* uv_now() limit of verifying */
+
+    uint64_t snapshot_target; /* node_snapshot.c */
 
     struct amk_raft_node_stats stats;
 };

@@ -1,7 +1,8 @@
 /* raft/node_internal.h: what the files implementing struct amk_raft_node share
  * (node.c: lifecycle and watch; node_config.c: configuration; node_guard.c:
- * guards around raft_uv; node_propose.c: batched proposals; node_request.c:
- * the no-op and reads; node_member.c: membership and leadership transfer).
+ * guards around raft_uv; node_propose.c: batched proposals; node_snapshot.c:
+ * when snapshots are taken; node_request.c: the no-op and reads;
+ * node_member.c: membership and leadership transfer).
  * Not for other layers. */
 #ifndef AMK_RAFT_NODE_INTERNAL_H
 #define AMK_RAFT_NODE_INTERNAL_H
@@ -88,6 +89,11 @@ void node__proposals_abandon(struct amk_raft_node *node, int status);
 void node__proposals_close(struct amk_raft_node *node);
 /* Frees the batches raft never called back (after raft is closed). */
 void node__batches_free(struct amk_raft_node *node);
+
+/* node_snapshot.c */
+/* Sets raft's snapshot threshold so that this node's next snapshot lands on
+ * its own phase of the snapshot period (from the leadership watch). */
+void node__snapshot_schedule(struct amk_raft_node *node);
 
 /* node_request.c */
 /* Proposes this term's no-op (DESIGN 0.15 defect 1). Returns 0 or a code. */

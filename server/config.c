@@ -43,7 +43,7 @@ static const struct setting SETTINGS[] = {
     {"heartbeat-ms", K_UINT, FIELD(heartbeat_ms), "raft heartbeat (50)"},
     {"election-ms", K_UINT, FIELD(election_ms), "raft election timeout (300)"},
     {"snapshot-threshold", K_UINT, FIELD(snapshot_threshold),
-     "entries between snapshots (8192)"},
+     "entries between snapshots of a node (65536)"},
     {"snapshot-trailing", K_UINT, FIELD(snapshot_trailing),
      "entries kept behind a snapshot (4096)"},
     {"request-timeout-ms", K_UINT, FIELD(request_timeout_ms),
