@@ -110,6 +110,9 @@ static void barrier_cb(struct raft_barrier *raft_req, int status)
     struct amk_raft_read *reads;
     uint64_t index;
 
+    /* A leader applies directly; this only matters if it became leader
+     * with entries still queued from its time as a follower. */
+    amk_raft_fsm_drain(&node->fsm);
     /* DESIGN 0.15 defect 4 (upstream #344): tolerate a second firing. */
     if (b->fired) {
         node->stats.barrier_refires++;
