@@ -158,11 +158,7 @@ static void test_snapshot_and_restore(void **state)
         assert_int_equal(fx->f.fsm.snapshot_async(&fx->f.fsm, &bufs, &n_bufs),
                          0);
     }
-    image.len = bufs[0].len + bufs[1].len;
-    image.base = raft_malloc(image.len);
-    assert_non_null(image.base);
-    memcpy(image.base, bufs[0].base, bufs[0].len);
-    memcpy((uint8_t *)image.base + bufs[0].len, bufs[1].base, bufs[1].len);
+    image = helpers_concat(bufs);
     assert_int_equal(fx->f.fsm.snapshot_finalize(&fx->f.fsm, &bufs, &n_bufs),
                      0);
 
