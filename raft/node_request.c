@@ -45,6 +45,14 @@ static void noop_cb(struct amk_raft_propose *req, int status)
     }
     node__log(node, AMK_RAFT_LOG_INFO, "no-op of term %llu not applied: %s",
               noop->term, amk_raft_code_name(status));
+    /* Queued, then refused before it reached raft (a transfer began, the
+     * batch could not be allocated): nothing was appended, so the watch
+     * proposes it again while this node still leads that term. */
+    if ((status == AMK_RAFT_EBUSY || status == AMK_RAFT_ENOTLEADER ||
+         status == AMK_RAFT_ENOMEM) &&
+        node->noop_term == noop->term) {
+        node->noop_term = 0;
+    }
     free(noop);
 }
 
