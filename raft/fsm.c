@@ -84,6 +84,54 @@ static void deferred_free(struct amk_raft_fsm_deferred *deferred, unsigned n)
     raft_free(deferred);
 }
 
+/* Makes room for `need` entries in *list (capacity *cap). On failure returns
+ * RAFT_NOMEM or RAFT_TOOMANY with errmsg set and changes nothing. */
+static int reserve(struct amk_raft_fsm *f, struct amk_raft_fsm_deferred **list,
+                   unsigned *cap, unsigned need, const char *what)
+{
+    struct amk_raft_fsm_deferred *grown;
+    unsigned want = *cap == 0 ? 8 : *cap;
+
+    if (need <= *cap) {
+        return 0;
+    }
+    if (need > AMK_RAFT_FSM_MAX_DEFERRED) {
+        set_errmsg(f, "more than %u %s entries", AMK_RAFT_FSM_MAX_DEFERRED,
+                   what);
+        return RAFT_TOOMANY;
+    }
+    while (want < need) {
+        want *= 2;
+    }
+    if (want > AMK_RAFT_FSM_MAX_DEFERRED) {
+        want = AMK_RAFT_FSM_MAX_DEFERRED;
+    }
+    grown = raft_realloc(*list, want * sizeof *grown);
+    if (grown == NULL) {
+        set_errmsg(f, "out of memory growing the %s list", what);
+        return RAFT_NOMEM;
+    }
+    *list = grown;
+    *cap = want;
+    return 0;
+}
+
+/* A raft_malloc'd copy of buf (raft_malloc(0) may return NULL: at least one
+ * byte), or NULL with errmsg set. */
+static void *copy_entry(struct amk_raft_fsm *f, uint64_t index,
+                        const struct raft_buffer *buf)
+{
+    void *copy = raft_malloc(buf->len > 0 ? buf->len : 1);
+    if (copy == NULL) {
+        set_errmsg(f, "out of memory copying entry %" PRIu64, index);
+        return NULL;
+    }
+    if (buf->len > 0) {
+        memcpy(copy, buf->base, buf->len);
+    }
+    return copy;
+}
+
 /* Appends a copy of the entry to the deferred list. On failure returns
  * RAFT_NOMEM or RAFT_TOOMANY and changes nothing. */
 static int defer(struct amk_raft_fsm *f, uint64_t index, uint64_t term,
@@ -91,33 +139,16 @@ static int defer(struct amk_raft_fsm *f, uint64_t index, uint64_t term,
 {
     struct amk_raft_fsm_deferred *d;
     void *copy;
+    int rv;
 
-    if (f->n_deferred == f->cap_deferred) {
-        unsigned cap = f->cap_deferred == 0 ? 8 : f->cap_deferred * 2;
-        if (cap > AMK_RAFT_FSM_MAX_DEFERRED) {
-            cap = AMK_RAFT_FSM_MAX_DEFERRED;
-        }
-        if (cap <= f->n_deferred) {
-            set_errmsg(f, "more than %u deferred entries",
-                       AMK_RAFT_FSM_MAX_DEFERRED);
-            return RAFT_TOOMANY;
-        }
-        d = raft_realloc(f->deferred, cap * sizeof *d);
-        if (d == NULL) {
-            set_errmsg(f, "out of memory growing the deferred list");
-            return RAFT_NOMEM;
-        }
-        f->deferred = d;
-        f->cap_deferred = cap;
+    rv = reserve(f, &f->deferred, &f->cap_deferred, f->n_deferred + 1,
+                 "deferred");
+    if (rv != 0) {
+        return rv;
     }
-    /* raft_malloc(0) may return NULL: allocate at least one byte. */
-    copy = raft_malloc(buf->len > 0 ? buf->len : 1);
+    copy = copy_entry(f, index, buf);
     if (copy == NULL) {
-        set_errmsg(f, "out of memory deferring entry %" PRIu64, index);
         return RAFT_NOMEM;
-    }
-    if (buf->len > 0) {
-        memcpy(copy, buf->base, buf->len);
     }
     d = &f->deferred[f->n_deferred++];
     d->index = index;
@@ -125,6 +156,38 @@ static int defer(struct amk_raft_fsm *f, uint64_t index, uint64_t term,
     d->buf = copy;
     d->len = buf->len;
     f->n_deferred_total++;
+    return 0;
+}
+
+/* Queues the deferred entries, then a copy of this one, for
+ * amk_raft_fsm_drain(), in index order. On failure returns RAFT_NOMEM or
+ * RAFT_TOOMANY and changes nothing. */
+static int pend(struct amk_raft_fsm *f, uint64_t index, uint64_t term,
+                const struct raft_buffer *buf)
+{
+    struct amk_raft_fsm_deferred *d;
+    void *copy;
+    unsigned i;
+    int rv;
+
+    rv = reserve(f, &f->pending, &f->cap_pending,
+                 f->n_pending + f->n_deferred + 1, "pending");
+    if (rv != 0) {
+        return rv;
+    }
+    copy = copy_entry(f, index, buf);
+    if (copy == NULL) {
+        return RAFT_NOMEM;
+    }
+    for (i = 0; i < f->n_deferred; i++) {
+        f->pending[f->n_pending++] = f->deferred[i]; /* takes the copy */
+    }
+    f->n_deferred = 0;
+    d = &f->pending[f->n_pending++];
+    d->index = index;
+    d->term = term;
+    d->buf = copy;
+    d->len = buf->len;
     return 0;
 }
 
@@ -216,15 +279,32 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
         return 0;
     }
 
-    flush_deferred(f);
-    apply_one(f, index, term, buf->base, buf->len);
+    /* canonical/raft 0.15 applies what a follower learns is committed before
+     * it answers the AppendEntries that brought new entries
+     * (src/replication.c, appendFollowerCb: replicationApply, then
+     * sendAppendEntriesResult), so every commit round waited for a follower
+     * to apply the previous batch (~3 ms for 64 writes). A follower queues
+     * the entry, and the node applies the queue once raft returns, after
+     * the answer is sent (amk_raft_fsm_drain). Nobody waits on a follower's
+     * result; its reads wait for amk_raft_fsm_applied_index(). */
+    if (f->apply_later && raft_state(f->raft) == RAFT_FOLLOWER) {
+        rv = pend(f, index, term, buf);
+        if (rv != 0) {
+            return rv; /* nothing changed: 0.15 offers it again later */
+        }
+        *result = NULL;
+    } else {
+        amk_raft_fsm_drain(f);
+        flush_deferred(f);
+        apply_one(f, index, term, buf->base, buf->len);
+        *result = &f->last;
+    }
     /* A header term above ours is not one an honest leader writes (entries
      * reach us only from leaders of terms we have seen); it counts as
      * current, which is what we would have to believe of it anyway. */
     if (term >= current_term) {
         f->current_term_applied = current_term;
     }
-    *result = &f->last;
     return 0;
 }
 
@@ -266,6 +346,8 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
     unsigned i;
     int rv;
 
+    /* raft snapshots at its last_applied: queued entries are part of it. */
+    amk_raft_fsm_drain(f);
     rv = amk_sm_snapshot_copy(f->sm, &sm_buf, &sm_len);
     if (rv != 0) {
         set_errmsg(f, "snapshot: sm: %s", amk_sm_errmsg(f->sm));
@@ -553,6 +635,11 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     f->deferred = deferred;
     f->n_deferred = n_deferred;
     f->cap_deferred = n_deferred;
+    /* Queued entries are at or below the snapshot's index: superseded. */
+    deferred_free(f->pending, f->n_pending);
+    f->pending = NULL;
+    f->n_pending = 0;
+    f->cap_pending = 0;
     /* Whatever this node applied of its current term is gone with the old
      * state: defer earlier-term entries again until the next one. */
     f->current_term_applied = 0;
@@ -593,6 +680,10 @@ void amk_raft_fsm_close(struct amk_raft_fsm *f)
     f->deferred = NULL;
     f->n_deferred = 0;
     f->cap_deferred = 0;
+    deferred_free(f->pending, f->n_pending);
+    f->pending = NULL;
+    f->n_pending = 0;
+    f->cap_pending = 0;
     amk_sm_result_clear(&f->last);
 }
 
@@ -616,6 +707,41 @@ void amk_raft_fsm_on_applied(struct amk_raft_fsm *f, amk_raft_fsm_applied_cb cb,
 {
     f->applied_cb = cb;
     f->applied_data = data;
+}
+
+void amk_raft_fsm_apply_later(struct amk_raft_fsm *f, bool on)
+{
+    f->apply_later = on;
+}
+
+void amk_raft_fsm_drain(struct amk_raft_fsm *f)
+{
+    unsigned i;
+    if (f->draining) {
+        return; /* from a callback of the drain itself */
+    }
+    f->draining = true;
+    for (i = 0; i < f->n_pending; i++) {
+        struct amk_raft_fsm_deferred *d = &f->pending[i];
+        apply_one(f, d->index, d->term, d->buf, d->len);
+        raft_free(d->buf);
+        d->buf = NULL;
+    }
+    f->n_pending = 0;
+    f->draining = false;
+}
+
+uint64_t amk_raft_fsm_applied_index(const struct amk_raft_fsm *f,
+                                    uint64_t raft_applied)
+{
+    uint64_t applied = raft_applied;
+    if (f->n_pending > 0 && f->pending[0].index - 1 < applied) {
+        applied = f->pending[0].index - 1;
+    }
+    if (f->n_deferred > 0 && f->deferred[0].index - 1 < applied) {
+        applied = f->deferred[0].index - 1;
+    }
+    return applied;
 }
 
 void amk_raft_fsm_on_result(struct amk_raft_fsm *f, amk_raft_fsm_result_cb cb,

@@ -55,6 +55,10 @@ struct amk_raft_fsm {
     void *result_data;
     struct amk_raft_fsm_deferred *deferred; /* index order */
     unsigned n_deferred, cap_deferred;
+    bool apply_later; /* see amk_raft_fsm_apply_later() */
+    bool draining;
+    struct amk_raft_fsm_deferred *pending; /* committed, to apply, in order */
+    unsigned n_pending, cap_pending;
     uint64_t current_term_applied; /* the raft term in which an entry of that
                                       same term was last applied; entries of
                                       earlier terms are deferred while this
@@ -95,6 +99,24 @@ void amk_raft_fsm_bind(struct amk_raft_fsm *f, struct raft *raft);
 
 void amk_raft_fsm_on_applied(struct amk_raft_fsm *f, amk_raft_fsm_applied_cb cb,
                              void *data);
+
+/* on: while raft is a follower, committed entries are queued (in index
+ * order, after the deferred ones they release) instead of applied, and
+ * amk_raft_fsm_drain() applies them; raft's last_applied runs ahead of sm by
+ * the queue. Off (the default): every entry is applied inside raft's apply,
+ * as raft_fixture tests expect. Whenever an entry is applied directly (a
+ * leader, a candidate), and before a snapshot, the queue is drained first;
+ * a restored snapshot supersedes it. */
+void amk_raft_fsm_apply_later(struct amk_raft_fsm *f, bool on);
+
+/* Applies the queued entries, in order (see apply_later). */
+void amk_raft_fsm_drain(struct amk_raft_fsm *f);
+
+/* The index up to which sm reflects every committed entry: raft_applied
+ * (raft's last_applied), or just below the first entry still queued or
+ * deferred. */
+uint64_t amk_raft_fsm_applied_index(const struct amk_raft_fsm *f,
+                                    uint64_t raft_applied);
 
 /* The node's hook for proposal results (see amk_raft_fsm_result_cb). */
 void amk_raft_fsm_on_result(struct amk_raft_fsm *f, amk_raft_fsm_result_cb cb,

@@ -87,6 +87,9 @@ void node__check_state(struct amk_raft_node *node)
     raft_term term;
     int state;
 
+    /* What a follower queued in the raft callback that just returned, now
+     * that raft has sent its answers (raft/fsm.h, apply_later). */
+    amk_raft_fsm_drain(&node->fsm);
     if (node->checking) {
         return;
     }
@@ -308,6 +311,7 @@ int amk_raft_node_init(struct amk_raft_node *node, uv_loop_t *loop,
     raft_set_pre_vote(&node->raft, node->config.pre_vote);
 
     amk_raft_fsm_on_result(&node->fsm, node__proposals_on_result, node);
+    amk_raft_fsm_apply_later(&node->fsm, true);
     /* None of these can fail on Unix. */
     uv_timer_init(loop, &node->watch);
     node->watch.data = node;
@@ -607,10 +611,7 @@ uint64_t amk_raft_node_commit_index(const struct amk_raft_node *node)
 
 uint64_t amk_raft_node_applied_index(const struct amk_raft_node *node)
 {
-    if (node->fsm.n_deferred > 0) {
-        return node->fsm.deferred[0].index - 1;
-    }
-    return node->raft.last_applied;
+    return amk_raft_fsm_applied_index(&node->fsm, node->raft.last_applied);
 }
 
 uint64_t amk_raft_node_leader_changes(const struct amk_raft_node *node)

@@ -52,6 +52,9 @@ static void guarded_append_cb(struct raft_io_append *inner, int status)
                     msg, n);
     }
     outer_cb(outer, status);
+    /* A follower's entries committed by this append's AppendEntries were
+     * queued, and its answer sent: apply them (raft/fsm.h, apply_later). */
+    amk_raft_fsm_drain(&node->fsm);
 }
 
 /* io->append wrapper: any append error, synchronous or not, is fatal

@@ -45,6 +45,14 @@ static void noop_cb(struct amk_raft_propose *req, int status)
     }
     node__log(node, AMK_RAFT_LOG_INFO, "no-op of term %llu not applied: %s",
               noop->term, amk_raft_code_name(status));
+    /* Queued, then refused before it reached raft (a transfer began, the
+     * batch could not be allocated): nothing was appended, so the watch
+     * proposes it again while this node still leads that term. */
+    if ((status == AMK_RAFT_EBUSY || status == AMK_RAFT_ENOTLEADER ||
+         status == AMK_RAFT_ENOMEM) &&
+        node->noop_term == noop->term) {
+        node->noop_term = 0;
+    }
     free(noop);
 }
 
@@ -110,6 +118,9 @@ static void barrier_cb(struct raft_barrier *raft_req, int status)
     struct amk_raft_read *reads;
     uint64_t index;
 
+    /* A leader applies directly; this only matters if it became leader
+     * with entries still queued from its time as a follower. */
+    amk_raft_fsm_drain(&node->fsm);
     /* DESIGN 0.15 defect 4 (upstream #344): tolerate a second firing. */
     if (b->fired) {
         node->stats.barrier_refires++;

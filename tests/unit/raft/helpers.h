@@ -74,6 +74,21 @@ static inline struct raft_buffer helpers_noop(uint64_t term)
     return helpers_encode(&cmd, term);
 }
 
+/* A snapshot's two buffers as raft stores them, one after the other, in one
+ * raft_malloc'd buffer (what restore is handed). */
+static inline struct raft_buffer helpers_concat(const struct raft_buffer *bufs)
+{
+    struct raft_buffer out;
+    out.len = bufs[0].len + bufs[1].len;
+    out.base = raft_malloc(out.len);
+    if (out.base == NULL) {
+        abort();
+    }
+    memcpy(out.base, bufs[0].base, bufs[0].len);
+    memcpy((uint8_t *)out.base + bufs[0].len, bufs[1].base, bufs[1].len);
+    return out;
+}
+
 /* raft_fsm snapshot and restore for tests whose FSM never snapshots. */
 static inline int helpers_no_snapshot(struct raft_fsm *fsm,
                                       struct raft_buffer *bufs[],

@@ -389,11 +389,7 @@ static void take_snapshot(struct fx *fx, struct raft_buffer *out)
         assert_int_equal(fx->f.fsm.snapshot_async(&fx->f.fsm, &bufs, &n_bufs),
                          0);
     }
-    out->len = bufs[0].len + bufs[1].len;
-    out->base = raft_malloc(out->len);
-    assert_non_null(out->base);
-    memcpy(out->base, bufs[0].base, bufs[0].len);
-    memcpy((uint8_t *)out->base + bufs[0].len, bufs[1].base, bufs[1].len);
+    *out = helpers_concat(bufs);
     assert_int_equal(fx->f.fsm.snapshot_finalize(&fx->f.fsm, &bufs, &n_bufs),
                      0);
     assert_null(bufs);
@@ -789,12 +785,7 @@ static void test_snapshot_async_seals_off_the_loop(void **state)
     unsigned n_bufs = 0;
     assert_int_equal(fx->f.fsm.snapshot(&fx->f.fsm, &bufs, &n_bufs), 0);
     assert_int_equal(n_bufs, 2);
-    struct raft_buffer unsealed;
-    unsealed.len = bufs[0].len + bufs[1].len;
-    unsealed.base = raft_malloc(unsealed.len);
-    assert_non_null(unsealed.base);
-    memcpy(unsealed.base, bufs[0].base, bufs[0].len);
-    memcpy((uint8_t *)unsealed.base + bufs[0].len, bufs[1].base, bufs[1].len);
+    struct raft_buffer unsealed = helpers_concat(bufs);
     assert_int_equal(fx->f.fsm.snapshot_finalize(&fx->f.fsm, &bufs, &n_bufs),
                      0);
     struct fx *other = malloc(sizeof *other);

@@ -9,6 +9,8 @@
 #define _GNU_SOURCE /* nftw's FTW_PHYS */
 #include "unit/raft/node_harness.h"
 
+#include "raft/node_internal.h"
+
 /* What each proposal received; outlives the request. */
 struct tracked {
     unsigned calls;
@@ -453,6 +455,29 @@ static void test_batch_close_mid_batch(void **state)
     tracked_clear(t, 4);
 }
 
+/* The no-op of a term is queued like any proposal; if it is refused before
+ * it reaches raft (here a leadership transfer begins in the same loop
+ * iteration), the watch must propose it again, so the term's no-op is
+ * cleared. */
+static void test_noop_refused_is_retried(void **state)
+{
+    struct cluster *c = *state;
+    struct transfer_wait w;
+    unsigned leader = start_cluster(c);
+    struct amk_raft_node *node = &c->t[leader].node;
+
+    assert_int_equal(node->noop_term, amk_raft_node_term(node));
+    assert_int_equal(node__propose_noop(node), 0);
+    memset(&w, 0, sizeof w);
+    w.req.data = &w;
+    w.req.target = c->t[(leader + 1) % 3].id;
+    assert_int_equal(amk_raft_node_transfer(node, &w.req, transfer_cb), 0);
+    assert_true(run_until(c, flag_set, &w.done, WAIT_MS));
+    assert_int_equal(w.status, 0);
+    assert_int_equal(node->noop_term, 0);
+    assert_int_not_equal(agreed_leader(c), (int)leader);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +493,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_close_in_flight, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_batch_close_mid_batch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_noop_refused_is_retried, setup,
                                         teardown),
     };
     /* As amkd must: libuv writes to peers that may have gone. */
