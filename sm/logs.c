@@ -534,11 +534,6 @@ const struct sm_event *sm_event_at(const struct sm_logs *l, size_t pos)
     return pos < l->events.n ? ring_at(&l->events, pos) : NULL;
 }
 
-const struct sm_audit *sm_audit_last(const struct sm_logs *l)
-{
-    return l->audit.n > 0 ? ring_at(&l->audit, l->audit.n - 1) : NULL;
-}
-
 static void audit_json(struct sm_json *o, const struct sm_audit *a)
 {
     static const char *const NAME[SM_AUDIT_FIELDS] = {
@@ -639,17 +634,13 @@ size_t sm_logs_size(const struct sm_logs *l)
 
 static uint8_t *put64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
+    sm_le_put(p, v, 8);
     return p + 8;
 }
 
 static uint8_t *put32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
+    sm_le_put(p, v, 4);
     return p + 4;
 }
 
@@ -700,38 +691,6 @@ struct cursor {
     bool short_read;
 };
 
-static uint64_t get64(struct cursor *c)
-{
-    if (c->left < 8) {
-        c->short_read = true;
-        c->left = 0;
-        return 0;
-    }
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) {
-        v = (v << 8) | c->p[i];
-    }
-    c->p += 8;
-    c->left -= 8;
-    return v;
-}
-
-static uint32_t get32(struct cursor *c)
-{
-    if (c->left < 4) {
-        c->short_read = true;
-        c->left = 0;
-        return 0;
-    }
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) {
-        v = (v << 8) | c->p[i];
-    }
-    c->p += 4;
-    c->left -= 4;
-    return v;
-}
-
 static const uint8_t *get_bytes(struct cursor *c, size_t n)
 {
     if (c->short_read || c->left < n) {
@@ -743,6 +702,23 @@ static const uint8_t *get_bytes(struct cursor *c, size_t n)
     c->p += n;
     c->left -= n;
     return p;
+}
+
+/* An n-byte integer, 0 once short. */
+static uint64_t get_le(struct cursor *c, unsigned n)
+{
+    const uint8_t *p = get_bytes(c, n);
+    return p != NULL ? sm_le_get(p, n) : 0;
+}
+
+static uint64_t get64(struct cursor *c)
+{
+    return get_le(c, 8);
+}
+
+static uint32_t get32(struct cursor *c)
+{
+    return (uint32_t)get_le(c, 4);
 }
 
 /* Splits text of len bytes into exactly n NUL-terminated fields. */

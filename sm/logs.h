@@ -22,6 +22,24 @@
 
 #include "json.h"
 
+/* Little-endian fixed-width integers of the snapshot forms (sm/logs.c,
+ * sm/snapshot.c): n bytes of v at p, and back. */
+static inline void sm_le_put(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static inline uint64_t sm_le_get(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = n; i-- > 0;) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
 /* A FIFO of pointers: a ring that grows. */
 struct sm_ring {
     void **slot;
@@ -190,7 +208,6 @@ const struct sm_event *sm_event_at(const struct sm_logs *l, size_t pos);
 void sm_audit_page(const struct sm_logs *l, const char *object,
                    const char *actor, uint64_t since, unsigned limit,
                    struct sm_json *o, bool *more, uint64_t *last);
-const struct sm_audit *sm_audit_last(const struct sm_logs *l);
 
 /* The snapshot form (little-endian): u64 last time, u64 events purged,
  * then each log as u64 count and its records (sm/logs.c). Encode writes

@@ -20,20 +20,6 @@
 #define SNAP_FORMAT 2
 #define SNAP_HEADER 32
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
 /* CRC-32 (IEEE 802.3, as zlib), a byte at a time through a table. Runs in
  * raft's thread pool (amk_sm_snapshot_seal), never on the loop thread. */
 static uint32_t crc32_table[256];
@@ -58,24 +44,6 @@ static uint32_t crc32(const uint8_t *p, size_t n)
         crc = crc32_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
     }
     return ~crc;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) {
-        v = (v << 8) | p[i];
-    }
-    return v;
 }
 
 /* Makes db's main database a memdb image (a copy of `image`, or empty). */
@@ -266,8 +234,8 @@ int amk_sm_snapshot_copy(struct amk_sm *sm, void **buf, size_t *len)
         return rv;
     }
     uint8_t *p = *buf;
-    put_u64(p + 16, sm->applied_index);
-    put_u64(p + 24, db_len);
+    sm_le_put(p + 16, sm->applied_index, 8);
+    sm_le_put(p + 24, db_len, 8);
     return AMK_OK;
 }
 
@@ -275,8 +243,8 @@ void amk_sm_snapshot_seal(void *buf, size_t len)
 {
     uint8_t *p = buf;
     memcpy(p, SNAP_MAGIC, 8);
-    put_u32(p + 8, SNAP_FORMAT);
-    put_u32(p + 12, crc32(p + 16, len - 16));
+    sm_le_put(p + 8, SNAP_FORMAT, 4);
+    sm_le_put(p + 12, crc32(p + 16, len - 16), 4);
 }
 
 int amk_sm_snapshot(struct amk_sm *sm, void **buf, size_t *len)
@@ -327,21 +295,21 @@ int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len)
                  "snapshot: bad magic or truncated header (%zu bytes)", len);
         return AMK_EINVALID;
     }
-    uint32_t format = get_u32(p + 8);
+    uint32_t format = (uint32_t)sm_le_get(p + 8, 4);
     if (format != SNAP_FORMAT) {
         snprintf(sm->errmsg, sizeof sm->errmsg,
                  "snapshot: format %u, this build reads %u", format,
                  SNAP_FORMAT);
         return AMK_EINVALID;
     }
-    if (get_u32(p + 12) != crc32(p + 16, len - 16)) {
+    if (sm_le_get(p + 12, 4) != crc32(p + 16, len - 16)) {
         snprintf(sm->errmsg, sizeof sm->errmsg,
                  "snapshot: checksum mismatch (damaged in storage or"
                  " transfer)");
         return AMK_EINVALID;
     }
-    uint64_t applied = get_u64(p + 16);
-    uint64_t db_len = get_u64(p + 24);
+    uint64_t applied = sm_le_get(p + 16, 8);
+    uint64_t db_len = sm_le_get(p + 24, 8);
     if (db_len > len - SNAP_HEADER || db_len == 0) {
         snprintf(sm->errmsg, sizeof sm->errmsg,
                  "snapshot: header says %llu database bytes, %zu present",
