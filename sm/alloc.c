@@ -159,6 +159,18 @@ static void *mem_realloc(void *p, int n)
     if (n <= have && (unsigned)have <= MAX_CLASS) {
         return p;
     }
+    if ((unsigned)have > MAX_CLASS && (unsigned)n > MAX_CLASS) {
+        /* Large to large (memdb's image doubling as the database grows):
+         * glibc moves a mapped block with mremap instead of copying it and
+         * faulting in fresh pages for the copy. */
+        uint8_t *q = realloc((uint8_t *)p - HEADER, HEADER + (size_t)n);
+        if (q == NULL) {
+            return NULL;
+        }
+        uint64_t tag = LARGE | (uint64_t)n;
+        memcpy(q, &tag, sizeof tag);
+        return q + HEADER;
+    }
     void *q = mem_malloc(n);
     if (q == NULL) {
         return NULL;

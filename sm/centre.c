@@ -34,8 +34,7 @@ static int centre_load(struct amk_sm *sm, const char *id, struct centre_row *c)
     }
     c->exists = true;
     c->epoch = (uint64_t)sqlite3_column_int64(s, 0);
-    snprintf(c->controlled_by, sizeof c->controlled_by, "%s",
-             sm_col_text(s, 1));
+    sm_copy(c->controlled_by, sizeof c->controlled_by, sm_col_text(s, 1));
     c->version = (uint64_t)sqlite3_column_int64(s, 2);
     sqlite3_reset(s);
     return AMK_OK;

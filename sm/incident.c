@@ -43,9 +43,8 @@ static int incident_load(struct amk_sm *sm, const char *id,
     amk_enum_parse(AMK_ENUM_INCIDENT_STATUS, name, strlen(name), &status);
     row->status = status;
     row->version = (uint64_t)sqlite3_column_int64(s, 1);
-    snprintf(row->owner, sizeof row->owner, "%s", sm_col_text(s, 2));
-    snprintf(row->transfer_to, sizeof row->transfer_to, "%s",
-             sm_col_text(s, 3));
+    sm_copy(row->owner, sizeof row->owner, sm_col_text(s, 2));
+    sm_copy(row->transfer_to, sizeof row->transfer_to, sm_col_text(s, 3));
     sqlite3_reset(s);
     return AMK_OK;
 }
@@ -376,7 +375,7 @@ int sm_incident_create(struct amk_sm *sm)
     }
     const char *centre = sm->actor.centre;
     char area[AMK_ID_MAX + 1];
-    snprintf(area, sizeof area, "%s", centre);
+    sm_copy(area, sizeof area, centre);
     if (c->area_centre.ptr != NULL) {
         sm_str_copy(area, sizeof area, c->area_centre);
         if (sm_centre_epoch(sm, area) == 0) {
@@ -898,7 +897,7 @@ int sm_incident_transfer(struct amk_sm *sm)
     sm_bind_text(s, 1, to);
     char controller[AMK_ID_MAX + 1] = "";
     if (sqlite3_step(s) == SQLITE_ROW) {
-        snprintf(controller, sizeof controller, "%s", sm_col_text(s, 0));
+        sm_copy(controller, sizeof controller, sm_col_text(s, 0));
     }
     sqlite3_reset(s);
     if (strcmp(controller, to) != 0) {

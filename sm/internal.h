@@ -40,6 +40,19 @@ struct sm_actor {
     uint8_t role; /* the session's role, recorded at login */
 };
 
+/* A session as load_actor read it (its `valid` is per command). Kept only
+ * while no command that may change a session or a centre has run since:
+ * sm.c clears the cache when one starts, and restore starts empty. */
+#define SM_ACTOR_CACHE 64 /* power of two */
+
+struct sm_actor_slot {
+    bool used;
+    bool read_only;
+    uint8_t len;
+    char session[AMK_ID_MAX + 1];
+    struct sm_actor actor;
+};
+
 struct amk_sm {
     sqlite3 *db;
     struct sm_stmt_slot stmts[SM_STMT_CACHE];
@@ -54,6 +67,7 @@ struct amk_sm {
     const struct amk_cmd *cmd;
     uint64_t index;
     struct sm_actor actor;
+    struct sm_actor_slot actor_cache[SM_ACTOR_CACHE];
     struct amk_sm_result *result;
     struct sm_staged staged; /* this command's log records, until commit */
     const char *event_type;
@@ -120,6 +134,8 @@ int sm_exec(struct amk_sm *sm, const char *sql, const char *what);
 
 /* Copies a slice into a NUL-terminated buffer of cap bytes. */
 void sm_str_copy(char *dst, size_t cap, struct amk_str s);
+/* snprintf(dst, cap, "%s", src) without printf's cost; cap > 0. */
+void sm_copy(char *dst, size_t cap, const char *src);
 bool sm_str_eq(struct amk_str s, const char *c);
 /* Ids: 1..64 of [A-Za-z0-9._:-]. */
 bool sm_id_valid(struct amk_str s);

@@ -82,14 +82,14 @@ int amk_sm_node_info(struct amk_sm *sm, uint64_t id,
     int rv = sqlite3_step(s);
     if (rv == SQLITE_ROW) {
         info->id = id;
-        snprintf(info->raft_address, sizeof info->raft_address, "%s",
-                 sm_col_text(s, 0));
-        snprintf(info->http_address, sizeof info->http_address, "%s",
-                 sm_col_text(s, 1));
-        snprintf(info->binary_address, sizeof info->binary_address, "%s",
-                 sm_col_text(s, 2));
-        snprintf(info->centre, sizeof info->centre, "%s", sm_col_text(s, 3));
-        snprintf(info->region, sizeof info->region, "%s", sm_col_text(s, 4));
+        sm_copy(info->raft_address, sizeof info->raft_address,
+                sm_col_text(s, 0));
+        sm_copy(info->http_address, sizeof info->http_address,
+                sm_col_text(s, 1));
+        sm_copy(info->binary_address, sizeof info->binary_address,
+                sm_col_text(s, 2));
+        sm_copy(info->centre, sizeof info->centre, sm_col_text(s, 3));
+        sm_copy(info->region, sizeof info->region, sm_col_text(s, 4));
         sqlite3_reset(s);
         return AMK_OK;
     }

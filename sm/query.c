@@ -85,7 +85,7 @@ static int page(struct amk_sm *sm, sqlite3_stmt *s, int limit_param,
             return r < 0 ? -r : AMK_ENOMEM;
         }
         sm_json_add(&o, b.ptr, b.len);
-        snprintf(cursor, sizeof cursor, "%s", sm_col_text(s, 1));
+        sm_copy(cursor, sizeof cursor, sm_col_text(s, 1));
         n++;
     }
     free(b.ptr);
@@ -324,7 +324,7 @@ int amk_sm_session_info(struct amk_sm *sm, const char *id,
     int rv = sqlite3_step(s);
     if (rv == SQLITE_ROW) {
         info->exists = true;
-        snprintf(info->centre, sizeof info->centre, "%s", sm_col_text(s, 0));
+        sm_copy(info->centre, sizeof info->centre, sm_col_text(s, 0));
         info->epoch = (uint64_t)sqlite3_column_int64(s, 1);
         info->read_only = sqlite3_column_int(s, 2) != 0;
         info->closed = sqlite3_column_int(s, 3) != 0;

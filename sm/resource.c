@@ -35,9 +35,8 @@ int sm_resource_load(struct amk_sm *sm, const char *id,
     row->version = (uint64_t)sqlite3_column_int64(s, 1);
     row->status_seq = sqlite3_column_int64(s, 2);
     row->pos_seq = sqlite3_column_int64(s, 3);
-    snprintf(row->controlled_by, sizeof row->controlled_by, "%s",
-             sm_col_text(s, 4));
-    snprintf(row->incident, sizeof row->incident, "%s", sm_col_text(s, 5));
+    sm_copy(row->controlled_by, sizeof row->controlled_by, sm_col_text(s, 4));
+    sm_copy(row->incident, sizeof row->incident, sm_col_text(s, 5));
     sqlite3_reset(s);
     return AMK_OK;
 }
@@ -73,7 +72,7 @@ int sm_resource_register(struct amk_sm *sm)
         return sm_reject(sm, AMK_EINVALID, "home_centre: %s not found", home);
     }
     char controller[AMK_ID_MAX + 1];
-    snprintf(controller, sizeof controller, "%s", sm_col_text(s, 0));
+    sm_copy(controller, sizeof controller, sm_col_text(s, 0));
     int64_t controller_epoch = sqlite3_column_int64(s, 1);
     sqlite3_reset(s);
 
@@ -89,7 +88,7 @@ int sm_resource_register(struct amk_sm *sm)
     if (sqlite3_step(s) == SQLITE_ROW) {
         bool same_id = sqlite3_column_int(s, 1) != 0;
         char other[AMK_ID_MAX + 1];
-        snprintf(other, sizeof other, "%s", sm_col_text(s, 0));
+        sm_copy(other, sizeof other, sm_col_text(s, 0));
         sqlite3_reset(s);
         if (same_id) {
             return sm_reject(sm, AMK_ECONFLICT, "resource %s already exists",

@@ -203,6 +203,13 @@ int sm_exec(struct amk_sm *sm, const char *sql, const char *what)
     return sm_exec_stmt(sm, sm_sql(sm, sql), what);
 }
 
+void sm_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 void sm_str_copy(char *dst, size_t cap, struct amk_str s)
 {
     size_t n = s.ptr == NULL ? 0 : s.len;
@@ -261,7 +268,7 @@ int sm_reject_stale(struct amk_sm *sm, const char *owner, uint64_t epoch,
     va_start(ap, fmt);
     vreject(sm, AMK_ESTALE_EPOCH, fmt, ap);
     va_end(ap);
-    snprintf(sm->result->owner, sizeof sm->result->owner, "%s", owner);
+    sm_copy(sm->result->owner, sizeof sm->result->owner, owner);
     sm->result->epoch = epoch;
     return AMK_ESTALE_EPOCH;
 }
@@ -296,7 +303,7 @@ static int change(struct amk_sm *sm, enum amk_sm_object kind, const char *id,
     struct sm_change *c = &sm->changes[sm->n_changes++];
     c->kind = kind;
     c->bumped = bumped;
-    snprintf(c->id, sizeof c->id, "%s", id);
+    sm_copy(c->id, sizeof c->id, id);
     return AMK_OK;
 }
 
@@ -316,7 +323,7 @@ void sm_set_event(struct amk_sm *sm, const char *type, enum amk_sm_object kind,
     sm->event_type = type;
     sm->object_kind = kind;
     if (object_id != NULL) {
-        snprintf(sm->object_id, sizeof sm->object_id, "%s", object_id);
+        sm_copy(sm->object_id, sizeof sm->object_id, object_id);
     }
 }
 
@@ -328,13 +335,27 @@ static const char SQL_ACTOR[] =
     " FROM sessions s JOIN centres c ON c.id = s.centre"
     " JOIN centres k ON k.id = c.controlled_by WHERE s.id = ?1";
 
-static int load_actor(struct amk_sm *sm)
+/* Whether a command of this type may change a session or a centre: only
+ * those may not use the actor cache, and each clears it. The others write
+ * incidents, assignments and resources only (sm/incident.c, resource.c). */
+static bool may_change_actors(uint16_t type)
 {
-    struct sm_actor *a = &sm->actor;
-    memset(a, 0, sizeof *a);
-    if (sm->cmd->h.session.len == 0) {
-        return AMK_OK;
+    return type < AMK_CMD_INCIDENT_CREATE || type > AMK_CMD_RESOURCE_ALARM;
+}
+
+static struct sm_actor_slot *actor_slot(struct amk_sm *sm, struct amk_str id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (uint32_t i = 0; i < id.len; i++) {
+        h = (h ^ (uint8_t)id.ptr[i]) * 16777619u;
     }
+    return &sm->actor_cache[h & (SM_ACTOR_CACHE - 1)];
+}
+
+/* Reads the session's row and its centres' into a; false if there is no
+ * such session. */
+static int read_actor(struct amk_sm *sm, struct sm_actor *a, bool *read_only)
+{
     sqlite3_stmt *s = sm_sql(sm, SQL_ACTOR);
     if (s == NULL) {
         return AMK_EINTERNAL;
@@ -343,28 +364,64 @@ static int load_actor(struct amk_sm *sm)
     int rv = sqlite3_step(s);
     if (rv == SQLITE_ROW) {
         a->has_session = true;
-        snprintf(a->centre, sizeof a->centre, "%s", sm_col_text(s, 0));
-        snprintf(a->console, sizeof a->console, "%s", sm_col_text(s, 1));
+        sm_copy(a->centre, sizeof a->centre, sm_col_text(s, 0));
+        sm_copy(a->console, sizeof a->console, sm_col_text(s, 1));
         a->session_epoch = (uint64_t)sqlite3_column_int64(s, 2);
-        bool read_only = sqlite3_column_int(s, 3) != 0;
+        *read_only = sqlite3_column_int(s, 3) != 0;
         a->session_open = sqlite3_column_int(s, 4) != 0;
         a->centre_epoch = (uint64_t)sqlite3_column_int64(s, 5);
-        snprintf(a->controller, sizeof a->controller, "%s", sm_col_text(s, 6));
+        sm_copy(a->controller, sizeof a->controller, sm_col_text(s, 6));
         a->controller_epoch = (uint64_t)sqlite3_column_int64(s, 7);
-        snprintf(a->operator_id, sizeof a->operator_id, "%s",
-                 sm_col_text(s, 8));
+        sm_copy(a->operator_id, sizeof a->operator_id, sm_col_text(s, 8));
         const char *role = sm_col_text(s, 9);
         a->role = AMK_ROLE_OBSERVER;
         amk_enum_parse(AMK_ENUM_ROLE, role, strlen(role), &a->role);
-        uint64_t claimed = sm->cmd->h.epoch;
-        a->valid = a->session_open && !read_only &&
-                   a->session_epoch == a->centre_epoch &&
-                   strcmp(a->controller, a->centre) == 0 &&
-                   (claimed == 0 || claimed == a->centre_epoch);
     } else if (rv != SQLITE_DONE) {
         return sm_sqlite_error(sm, "load session");
     }
     sqlite3_reset(s);
+    return AMK_OK;
+}
+
+static int load_actor(struct amk_sm *sm)
+{
+    struct sm_actor *a = &sm->actor;
+    memset(a, 0, sizeof *a);
+    struct amk_str id = sm->cmd->h.session;
+    bool keeps = !may_change_actors(sm->cmd->h.type);
+    if (!keeps) {
+        memset(sm->actor_cache, 0, sizeof sm->actor_cache);
+    }
+    if (id.len == 0) {
+        return AMK_OK;
+    }
+    bool read_only = false;
+    struct sm_actor_slot *slot = NULL;
+    if (keeps && id.len <= AMK_ID_MAX) {
+        slot = actor_slot(sm, id);
+    }
+    if (slot != NULL && slot->used && slot->len == id.len &&
+        memcmp(slot->session, id.ptr, id.len) == 0) {
+        *a = slot->actor;
+        read_only = slot->read_only;
+    } else {
+        int rv = read_actor(sm, a, &read_only);
+        if (rv != AMK_OK) {
+            return rv;
+        }
+        if (slot != NULL && a->has_session) {
+            slot->used = true;
+            slot->read_only = read_only;
+            slot->len = (uint8_t)id.len;
+            memcpy(slot->session, id.ptr, id.len);
+            slot->actor = *a;
+        }
+    }
+    uint64_t claimed = sm->cmd->h.epoch;
+    a->valid = a->has_session && a->session_open && !read_only &&
+               a->session_epoch == a->centre_epoch &&
+               strcmp(a->controller, a->centre) == 0 &&
+               (claimed == 0 || claimed == a->centre_epoch);
     return AMK_OK;
 }
 
@@ -713,10 +770,9 @@ static int idem_lookup(struct amk_sm *sm)
     }
     struct amk_sm_result *r = sm->result;
     r->code = seen->code;
-    snprintf(r->message, sizeof r->message, "%s",
-             sm_idem_field(seen, SM_IDEM_MESSAGE));
-    snprintf(r->owner, sizeof r->owner, "%s",
-             sm_idem_field(seen, SM_IDEM_OWNER));
+    sm_copy(r->message, sizeof r->message,
+            sm_idem_field(seen, SM_IDEM_MESSAGE));
+    sm_copy(r->owner, sizeof r->owner, sm_idem_field(seen, SM_IDEM_OWNER));
     r->epoch = seen->epoch;
     r->version = seen->version;
     r->applied = (seen->flags & SM_IDEM_APPLIED) != 0;
@@ -905,7 +961,7 @@ int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *buf, size_t len,
                                ? amk_cmd_name(type)
                                : NULL;
         result->code = decoded == AMK_ETOOLARGE ? AMK_ETOOLARGE : AMK_EINVALID;
-        snprintf(result->message, sizeof result->message, "%s", errmsg);
+        sm_copy(result->message, sizeof result->message, errmsg);
         rv = audit(sm, name != NULL ? name : "undecodable");
         if (rv != AMK_OK) {
             goto err_after_begin;
@@ -990,6 +1046,6 @@ err:
     result->body = NULL;
     result->event = NULL;
     result->code = rv;
-    snprintf(result->message, sizeof result->message, "%s", sm->errmsg);
+    sm_copy(result->message, sizeof result->message, sm->errmsg);
     return rv;
 }

@@ -554,6 +554,40 @@ static void test_own_transfer_void_on_takeover(void **state)
     H_EXPECT(h, AMK_ECONFLICT, h_answer(h, "s-bergen", "i-b", true));
 }
 
+/* Writes keep the sessions they act through in a cache (sm/sm.c,
+ * load_actor): every change to a session or a centre must reach it. Each
+ * step below follows a write that filled the cache with the old state. */
+static void test_actor_cache_follows_changes(void **state)
+{
+    struct h_ctx *h = h_fixture_ctx(state);
+    H_OK(h, h_note(h, "s-oslo", "i-open", "cached"));
+    void *snap;
+    size_t snap_len;
+    assert_int_equal(amk_sm_snapshot(h->sm, &snap, &snap_len), 0);
+
+    /* Takeover, by an admin acting without a session. */
+    H_OK(h, h_takeover(h, "oslo", "bergen", false));
+    H_EXPECT(h, AMK_ESTALE_EPOCH, h_note(h, "s-oslo", "i-open", "x"));
+    assert_string_equal(h->r.owner, "bergen");
+    /* Handback: the old session stays stale, a new one may write. */
+    H_OK(h, h_handback(h, "oslo", AMK_ENUM_NONE));
+    H_EXPECT(h, AMK_ESTALE_EPOCH, h_note(h, "s-oslo", "i-new", "x"));
+    assert_int_equal(h->r.epoch, 3);
+    H_OK(h, h_session(h, "s-oslo-3", "oslo", AMK_ROLE_OPERATOR));
+    H_OK(h, h_note(h, "s-oslo-3", "i-new", "back"));
+    /* Close. */
+    H_OK(h, h_session_close(h, NULL, "s-oslo-3"));
+    H_EXPECT(h, AMK_EUNAUTHENTICATED, h_note(h, "s-oslo-3", "i-new", "x"));
+    H_EXPECT(h, AMK_ESTALE_EPOCH, h_note(h, "s-oslo", "i-new", "x"));
+
+    /* Restore into the same state machine: the cache holds s-oslo as stale
+     * and must not outlive the state it was read from. */
+    assert_int_equal(amk_sm_restore(h->sm, snap, snap_len), 0);
+    amk_sm_snapshot_free(snap, snap_len);
+    H_OK(h, h_note(h, "s-oslo", "i-open", "after restore"));
+    H_EXPECT(h, AMK_EUNAUTHENTICATED, h_note(h, "s-oslo-3", "i-new", "x"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, h_fixture_teardown)
 
 int main(void)
@@ -576,6 +610,7 @@ int main(void)
         T(test_transfer_rejections),
         T(test_transfer_redirected_on_takeover),
         T(test_own_transfer_void_on_takeover),
+        T(test_actor_cache_follows_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
