@@ -173,9 +173,11 @@ struct amk_raft_transfer;
  * - AMK_RAFT_ENOTLEADER, AMK_RAFT_EBUSY, AMK_RAFT_ESTATE: leadership went,
  *   a transfer began or the node failed before the queued proposal reached
  *   raft: nothing was appended (forward it, or retry);
- * - AMK_RAFT_ELEADERSHIPLOST, AMK_RAFT_ESHUTDOWN, AMK_RAFT_EUNKNOWN: outcome
- *   unknown, the entry may commit (answer 504 and let the client retry with
- *   its idempotency key);
+ * - AMK_RAFT_ESHUTDOWN: the node closed before the queued proposal reached
+ *   raft: nothing was appended;
+ * - AMK_RAFT_ELEADERSHIPLOST, AMK_RAFT_EUNKNOWN: appended, then leadership
+ *   was lost or the node closed: outcome unknown, the entry may commit
+ *   (answer 504 and let the client retry with its idempotency key);
  * - AMK_RAFT_ENOMEM: out of memory, either batching (not appended) or
  *   copying the result (applied, only its answer was lost). */
 typedef void (*amk_raft_propose_cb)(struct amk_raft_propose *req, int status);

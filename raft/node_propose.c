@@ -22,8 +22,8 @@
  *   and raft forgets the request then. The other entries are applied later
  *   (in the same pass, unless an apply fails) with no callback at all;
  * - a request still queued when the leader steps down fails with
- *   RAFT_LEADERSHIPLOST, and when raft closes likewise (mapped to
- *   SHUTTING_DOWN while closing).
+ *   RAFT_LEADERSHIPLOST, and when raft closes likewise (its members are
+ *   answered UNKNOWN then: they were appended, and may commit).
  * So the members are answered from the FSM's result hook by (index, term),
  * and what raft forgot is failed by the node on step-down and close. The
  * batch lives until raft's callback: raft holds `apply`, which no member
@@ -201,6 +201,10 @@ static void batch_cb(struct raft_apply *apply, int status, void *result)
          * closing): none of its members can have been answered. */
         failed = flight_take(node, batch->first, batch->n);
         status = node__callback_status(node, status);
+        /* Appended: closing does not tell whether they commit. */
+        if (status == AMK_RAFT_ESHUTDOWN) {
+            status = AMK_RAFT_EUNKNOWN;
+        }
     }
     free(batch);
     fail_list(node, failed, status);
@@ -371,8 +375,8 @@ void node__proposals_close(struct amk_raft_node *node)
     struct amk_raft_propose *queued = node->queue_head;
     node->queue_head = NULL;
     node->queue_tail = NULL;
-    fail_list(node, queued, AMK_RAFT_ESHUTDOWN);
-    node__proposals_abandon(node, AMK_RAFT_ESHUTDOWN);
+    fail_list(node, queued, AMK_RAFT_ESHUTDOWN);      /* never appended */
+    node__proposals_abandon(node, AMK_RAFT_EUNKNOWN); /* appended */
     update_handles(node);
 }
 

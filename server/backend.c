@@ -331,20 +331,18 @@ static void serve_propose_done(struct amk_raft_propose *req, int status)
     if (status == 0) {
         amk_link_op_result(s->op, AMK_LINK_STATUS_OK, &req->result, NULL);
         amk_sm_result_clear(&req->result);
-    } else if (status == AMK_RAFT_ENOTLEADER || status == AMK_RAFT_EBUSY) {
-        /* Leadership went (or a transfer began) before the queued proposal
-         * reached raft: nothing was appended, the follower may retry it
-         * with the next leader. */
+    } else if (status == AMK_RAFT_ENOTLEADER || status == AMK_RAFT_EBUSY ||
+               status == AMK_RAFT_ESHUTDOWN) {
+        /* Leadership went, a transfer began or this node closed before the
+         * queued proposal reached raft: nothing was appended, the follower
+         * may retry it with the next leader. */
         amk_link_op_result(s->op, AMK_LINK_STATUS_NOT_LEADER, NULL,
                            amk_raft_code_name(status));
     } else {
-        /* Appended, then leadership lost / deferred / shutting down: the
+        /* Appended, then leadership lost or the node closed (UNKNOWN): the
          * follower answers 504 and the client retries with its key. */
-        amk_link_op_result(s->op,
-                           status == AMK_RAFT_ESHUTDOWN
-                               ? AMK_LINK_STATUS_SHUTDOWN
-                               : AMK_LINK_STATUS_ERROR,
-                           NULL, amk_raft_code_name(status));
+        amk_link_op_result(s->op, AMK_LINK_STATUS_ERROR, NULL,
+                           amk_raft_code_name(status));
     }
     free(s);
 }
