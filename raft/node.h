@@ -194,6 +194,7 @@ struct amk_raft_propose {
     uint64_t index;         /* raft index of the entry, once in flight */
     uint64_t term;          /* term stamped into it, once in flight */
     uint64_t proposed_ns;   /* monotonic clock at propose: apply latency */
+    int status;             /* while in the answered list */
 };
 
 /* status 0: the leader confirmed its leadership after the read was issued,
@@ -366,6 +367,7 @@ struct amk_raft_node {
     /* proposals (raft/node_propose.c) */
     struct amk_raft_propose *queue_head, *queue_tail;   /* not yet in raft */
     struct amk_raft_propose *flight_head, *flight_tail; /* by index */
+    struct amk_raft_propose *done_head, *done_tail;     /* applied, to answer */
     struct node_batch *batches; /* raft_apply requests raft has not called
                                    back yet */
     uv_check_t flush; /* hands the queue to raft once per loop iteration */

@@ -109,6 +109,48 @@ static void answer(struct amk_raft_node *node, struct amk_raft_propose *req,
     req->cb(req, status);
 }
 
+/* Keeps the answer of an applied request for the end of this loop
+ * iteration (node__proposals_flush_cb): raft applies the entries a commit
+ * brings in one pass, and answering each at once would interleave a socket
+ * write per client with the applies. The result is copied now: the FSM
+ * reuses its buffer for the next entry. */
+static void answer_later(struct amk_raft_node *node,
+                         struct amk_raft_propose *req,
+                         const struct amk_sm_result *result)
+{
+    req->next = NULL;
+    req->status = copy_result(&req->result, result);
+    if (req->status != 0) {
+        node__log(node, AMK_RAFT_LOG_ERROR,
+                  "out of memory copying the result of index %llu",
+                  (unsigned long long)req->index);
+    } else {
+        record_latency(node, now_ns() - req->proposed_ns);
+    }
+    if (node->done_tail != NULL) {
+        node->done_tail->next = req;
+    } else {
+        node->done_head = req;
+    }
+    node->done_tail = req;
+}
+
+/* Answers the applied requests kept by answer_later, in index order. */
+static void answer_done(struct amk_raft_node *node)
+{
+    struct amk_raft_propose *list = node->done_head;
+    node->done_head = NULL;
+    node->done_tail = NULL;
+    while (list != NULL) {
+        struct amk_raft_propose *req = list;
+        list = req->next;
+        req->next = NULL;
+        req->cb(req, req->status);
+    }
+}
+
+static void update_handles(struct amk_raft_node *node);
+
 /* Answers every request of a detached list with status. */
 static void fail_list(struct amk_raft_node *node, struct amk_raft_propose *list,
                       int status)
@@ -163,7 +205,8 @@ void node__proposals_on_result(void *data, uint64_t index, uint64_t term,
             node->flight_tail = NULL;
         }
         if (req->index == index && req->term == term) {
-            answer(node, req, 0, result);
+            answer_later(node, req, result);
+            update_handles(node);
             return;
         }
         node__log(node, AMK_RAFT_LOG_WARN,
@@ -296,7 +339,7 @@ static void submit(struct amk_raft_node *node, struct amk_raft_propose **list)
 /* Stops polling for the queue when it is empty, starts it otherwise. */
 static void update_handles(struct amk_raft_node *node)
 {
-    if (node->queue_head == NULL) {
+    if (node->queue_head == NULL && node->done_head == NULL) {
         uv_check_stop(&node->flush);
         uv_idle_stop(&node->keep_polling);
     } else if (node->lifecycle != AMK_RAFT_NODE_CLOSED) {
@@ -331,6 +374,9 @@ void node__proposals_flush_cb(uv_check_t *check)
         }
         submit(node, &list);
     }
+    /* After handing the queue to raft, so that its disk write and
+     * AppendEntries are under way while the answers go out. */
+    answer_done(node);
     update_handles(node);
 }
 
@@ -375,6 +421,7 @@ void node__proposals_close(struct amk_raft_node *node)
     struct amk_raft_propose *queued = node->queue_head;
     node->queue_head = NULL;
     node->queue_tail = NULL;
+    answer_done(node); /* applied: their results are known */
     fail_list(node, queued, AMK_RAFT_ESHUTDOWN);      /* never appended */
     node__proposals_abandon(node, AMK_RAFT_EUNKNOWN); /* appended */
     update_handles(node);
