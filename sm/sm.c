@@ -1,7 +1,6 @@
 /* sm/sm.c: the state machine's life cycle and the apply pipeline every
  * command goes through: decode, idempotency, authorisation context, the
  * handler inside a savepoint, event, audit, one SQLite transaction. */
-#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -602,65 +601,22 @@ static const char *object_kind_name(enum amk_sm_object kind)
     return names[kind];
 }
 
-/* Appends n bytes to a growing malloc'd string. */
-struct sm_buf {
-    char *ptr;
-    size_t len, cap;
-};
-
-static int buf_add(struct sm_buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap == 0 ? 1024 : b->cap;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(b->ptr, cap);
-        if (p == NULL) {
-            return AMK_ENOMEM;
-        }
-        b->ptr = p;
-        b->cap = cap;
-    }
-    memcpy(b->ptr + b->len, s, n);
-    b->len += n;
-    b->ptr[b->len] = '\0';
-    return AMK_OK;
-}
-
-static int buf_addf(struct sm_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int buf_addf(struct sm_buf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    assert(n >= 0 && (size_t)n < sizeof tmp);
-    return buf_add(b, tmp, (size_t)n);
-}
-
 /* Renders the event of the current command from its list of changes and
  * stores it. */
 static int emit_event(struct amk_sm *sm)
 {
-    struct sm_buf b = {0};
-    struct sm_json at = {0};
-    sm_json_time(&at, sm->cmd->h.timestamp_ms);
-    if (at.failed) {
-        snprintf(sm->errmsg, sizeof sm->errmsg, "out of memory");
-        return AMK_ENOMEM;
-    }
-    int rv = buf_addf(&b,
-                      "{\"index\":%llu,\"type\":\"%s\",\"at\":%s,"
-                      "\"changes\":[",
-                      (unsigned long long)sm->index,
-                      sm->event_type != NULL ? sm->event_type
-                                             : amk_cmd_name(sm->cmd->h.type),
-                      at.ptr);
-    free(at.ptr);
-    for (unsigned i = 0; rv == AMK_OK && i < sm->n_changes; i++) {
+    struct sm_json b = {0};
+    /* index (a raft index) fits int64: raft indexes are far below 2^63. */
+    sm_json_lit(&b, "{\"index\":");
+    sm_json_int(&b, (int64_t)sm->index);
+    sm_json_lit(&b, ",\"type\":\"");
+    sm_json_lit(&b, sm->event_type != NULL ? sm->event_type
+                                           : amk_cmd_name(sm->cmd->h.type));
+    sm_json_lit(&b, "\",\"at\":");
+    sm_json_time(&b, sm->cmd->h.timestamp_ms);
+    sm_json_lit(&b, ",\"changes\":[");
+    int rv = AMK_OK;
+    for (unsigned i = 0; i < sm->n_changes; i++) {
         struct sm_change *c = &sm->changes[i];
         /* The first change is the result's body, already rendered. */
         char *data = NULL;
@@ -673,19 +629,18 @@ static int emit_event(struct amk_sm *sm)
         const char *text =
             i == 0 && sm->result->body != NULL ? sm->result->body : data;
         /* Ids are validated to [A-Za-z0-9._:-]: no escaping needed. */
-        rv = buf_addf(&b, "%s{\"object\":\"%s\",\"id\":\"%s\",\"data\":",
-                      i == 0 ? "" : ",", object_kind_name(c->kind), c->id);
-        if (rv == AMK_OK) {
-            rv = text != NULL ? buf_add(&b, text, strlen(text))
-                              : buf_add(&b, "null", 4);
-        }
-        if (rv == AMK_OK) {
-            rv = buf_add(&b, "}", 1);
-        }
+        sm_json_lit(&b, i == 0 ? "{\"object\":\"" : ",{\"object\":\"");
+        sm_json_lit(&b, object_kind_name(c->kind));
+        sm_json_lit(&b, "\",\"id\":\"");
+        sm_json_lit(&b, c->id);
+        sm_json_lit(&b, "\",\"data\":");
+        sm_json_lit(&b, text != NULL ? text : "null");
+        sm_json_lit(&b, "}");
         free(data);
     }
-    if (rv == AMK_OK) {
-        rv = buf_add(&b, "]}", 2);
+    sm_json_lit(&b, "]}");
+    if (rv == AMK_OK && b.failed) {
+        rv = AMK_ENOMEM;
     }
     if (rv != AMK_OK) {
         free(b.ptr);

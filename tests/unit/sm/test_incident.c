@@ -448,6 +448,17 @@ static void test_update_replaces_whole(void **state)
     c.u.incident_update.id = amk_str_c("i1");
     H_EXPECT(h, AMK_EINVALID, h_apply(h, &c));
     assert_int_equal(version(h, "i1"), 7);
+
+    /* A status and fields in one command (two statements on the row):
+     * one version, in the answer and in the row. */
+    h_cmd(&c, AMK_CMD_INCIDENT_UPDATE, AMK_ROLE_OPERATOR, "s-oslo");
+    c.u.incident_update.id = amk_str_c("i1");
+    c.u.incident_update.status = AMK_INC_TRIAGED;
+    c.u.incident_update.urgency = AMK_URG_URGENT;
+    H_OK(h, h_apply(h, &c));
+    assert_string_equal(h_js(h, h->r.body, "$.status"), "triaged");
+    assert_int_equal(h_ji(h, h->r.body, "$.version"), 8);
+    assert_int_equal(version(h, "i1"), 8);
 }
 
 static void test_update_if_match_and_order(void **state)
