@@ -34,6 +34,21 @@ void sm_json_lit(struct sm_json *o, const char *s);
 void sm_json_str(struct sm_json *o, const char *s, size_t n);
 /* ,"name": (no comma before the first key of an object: *first). */
 void sm_json_key(struct sm_json *o, bool *first, const char *name);
+/* The same for a string literal `name`, its text and length known at
+ * compile time: renderers write a few dozen keys per object. */
+#define SM_JSON_KEY(o, first, name)                                            \
+    sm_json_key_text((o), (first),                                             \
+                     ",\"" name "\":", sizeof(",\"" name "\":") - 1)
+static inline void sm_json_key_text(struct sm_json *o, bool *first,
+                                    const char *text, size_t n)
+{
+    if (*first) {
+        *first = false;
+        text++;
+        n--;
+    }
+    sm_json_add(o, text, n);
+}
 void sm_json_int(struct sm_json *o, int64_t v);
 /* 15 significant digits; non-finite as null. */
 void sm_json_real(struct sm_json *o, double v);

@@ -63,7 +63,7 @@ static void col_raw(out_t *o, sqlite3_stmt *s, int col)
 }
 
 #define lit sm_json_lit
-#define key sm_json_key
+#define key SM_JSON_KEY
 
 static int step_row(struct amk_sm *sm, sqlite3_stmt *s, const char *what)
 {
@@ -191,7 +191,7 @@ static void assignment_row(out_t *o, sqlite3_stmt *s)
     key(o, &f, "active"), col_bool(o, s, 2);
     key(o, &f, "times"), lit(o, "{");
     for (int i = 0; i < 7; i++) {
-        key(o, &t, phases[i]), col_time(o, s, 3 + i);
+        sm_json_key(o, &t, phases[i]), col_time(o, s, 3 + i);
     }
     lit(o, "}}");
 }
@@ -248,7 +248,7 @@ static int incident(struct amk_sm *sm, const char *id, out_t *o,
     bool t = true;
     key(o, &f, "times"), lit(o, "{");
     for (int i = 0; i < 9; i++) {
-        key(o, &t, times[i]), col_time(o, s, 18 + i);
+        sm_json_key(o, &t, times[i]), col_time(o, s, 18 + i);
     }
     lit(o, "}");
     key(o, &f, "patients"), col_raw(o, s, 28);
