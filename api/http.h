@@ -195,6 +195,26 @@ typedef uint64_t (*amk_http_index_fn)(void *data);
 enum { AMK_HTTP_LOG_ERROR = 0, AMK_HTTP_LOG_WARN, AMK_HTTP_LOG_INFO };
 typedef void (*amk_http_log_fn)(void *data, int level, const char *message);
 
+/* One request as answered, for an access log. Everything is borrowed for
+ * the duration of the call. */
+struct amk_http_access {
+    const char *method; /* as received */
+    size_t method_len;
+    const char *target; /* path and query, as received (not decoded) */
+    size_t target_len;
+    const char *route;   /* the matched pattern, or NULL */
+    const char *session; /* X-Amk-Session as validated, or NULL */
+    const char *peer;    /* "IP:port" of the client, or "" */
+    int status;          /* answered status; 200 for an event stream */
+    uint64_t index;      /* X-Amk-Index sent */
+    bool stream;         /* an event stream began (its headers were sent) */
+};
+/* Called on the loop once per request the framework answers through a
+ * handler or its own checks (not for h2o's internal errors), when the
+ * answer's head is sent; an event stream is reported when it starts. */
+typedef void (*amk_http_access_fn)(void *data,
+                                   const struct amk_http_access *access);
+
 struct amk_http_config {
     const char *address; /* "127.0.0.1:8001" or "[::1]:8001"; IP literals
                             only; port 0 picks a free port */
@@ -206,6 +226,8 @@ struct amk_http_config {
     void *applied_index_data;
     amk_http_log_fn log; /* NULL: silent */
     void *log_data;
+    amk_http_access_fn access; /* NULL: none */
+    void *access_data;
     struct amk_http_limits limits;
 };
 

@@ -180,6 +180,10 @@ struct http_req {
 
 #define HTTP_REQ_OF(p) ((struct http_req *)(void *)(p)) /* pub is first */
 
+/* Reports req to the access hook, if any (http_respond.c). */
+void http_respond__access(struct http_req *req, int status, uint64_t index,
+                          bool stream);
+
 /* Entry point for every h2o request (the h2o handler's on_req). */
 int http_request__dispatch(struct amk_http *http, h2o_req_t *h2o);
 void http_request__ref(struct http_req *req);

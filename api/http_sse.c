@@ -146,10 +146,8 @@ int amk_http_sse_start(struct amk_http_request *pub, struct amk_http_sse **out)
                    H2O_STRLIT("text/event-stream"));
     h2o_add_header(&h2o->pool, &h2o->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-cache"));
-    n = snprintf(index, sizeof(index), "%llu",
-                 (unsigned long long)(req->index_set
-                                          ? req->index
-                                          : http__applied_index(http)));
+    uint64_t at = req->index_set ? req->index : http__applied_index(http);
+    n = snprintf(index, sizeof(index), "%llu", (unsigned long long)at);
     {
         h2o_iovec_t v = h2o_strdup(&h2o->pool, index, (size_t)n);
         h2o_add_header_by_str(&h2o->pool, &h2o->res.headers,
@@ -161,6 +159,7 @@ int amk_http_sse_start(struct amk_http_request *pub, struct amk_http_sse **out)
     }
     http_metrics__record(&http->metrics, req->metrics_slot, 200,
                          uv_hrtime() - req->started_ns);
+    http_respond__access(req, 200, at, true);
     http->metrics.streams_open++;
 
     /* The owner's reference now belongs to the stream. */

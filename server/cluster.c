@@ -223,6 +223,12 @@ static int metrics(struct amk_http_request *req)
     metric(&buf, &len, "amk_events_published_total",
            "Events pushed to live subscribers.", "counter",
            node->api.events.published);
+    metric(&buf, &len, "amk_access_log_lines_total",
+           "Reads of incident data recorded in the access log.", "counter",
+           node->access_log.lines);
+    metric(&buf, &len, "amk_access_log_errors_total",
+           "Access log lines that could not be written.", "counter",
+           node->access_log.errors);
     metric(&buf, &len, "amk_supervisor_takeovers_total",
            "Automatic takeovers applied by this node as leader.", "counter",
            node->supervisor.takeovers);

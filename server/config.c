@@ -62,6 +62,8 @@ static const struct setting SETTINGS[] = {
      "time to receive a whole request, and keep-alive idle (10000)"},
     {"sse-buffer-bytes", K_UINT, FIELD(sse_buffer_bytes),
      "bytes queued per event stream before it is ended (1048576)"},
+    {"access-log", K_STR, FIELD(access_log),
+     "file of reads of incident data (<data-dir>/access.log; off: none)"},
 };
 
 #define N_SETTINGS (sizeof SETTINGS / sizeof SETTINGS[0])

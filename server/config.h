@@ -42,6 +42,7 @@ struct amk_config {
     unsigned max_subscribers;
     unsigned http_read_timeout_ms;
     unsigned sse_buffer_bytes;
+    char access_log[512]; /* "": <data-dir>/access.log; "off": none */
     char config_file[512];
 };
 

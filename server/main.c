@@ -41,6 +41,20 @@ static void raft_log(void *data, int level, const char *msg)
     amk_log(data, known ? levels[level] : LOG_ERROR, "raft: %s", msg);
 }
 
+static void http_access(void *data, const struct amk_http_access *access)
+{
+    struct amk_node *node = data;
+    bool warn;
+    amk_access_log_record(&node->access_log, access, &warn);
+    if (warn) {
+        amk_log(node, LOG_ERROR,
+                "access log %s: a line could not be written (%llu so far);"
+                " reads are still answered",
+                node->access_log.path,
+                (unsigned long long)node->access_log.errors);
+    }
+}
+
 static void http_log(void *data, int level, const char *msg)
 {
     amk_log(data, level, "http: %s", msg);
@@ -255,6 +269,8 @@ static int open_http(struct amk_node *node)
     hc.applied_index_data = node;
     hc.log = http_log;
     hc.log_data = node;
+    hc.access = http_access;
+    hc.access_data = node;
     const struct amk_config *cfg = &node->config;
     if (cfg->max_body_bytes != 0) {
         hc.limits.max_body = cfg->max_body_bytes;
@@ -370,6 +386,38 @@ static int open_raft(struct amk_node *node)
     return 0;
 }
 
+static void access_log_path(const struct amk_node *node, char *path,
+                            size_t size)
+{
+    if (node->config.access_log[0] != '\0') {
+        snprintf(path, size, "%s", node->config.access_log);
+    } else {
+        snprintf(path, size, "%s/access.log", node->config.data_dir);
+    }
+}
+
+/* Checked with the configuration, opened last of the start steps: a node
+ * that cannot start for another reason leaves no new file behind. */
+static int check_access_log(struct amk_node *node)
+{
+    char path[600];
+    access_log_path(node, path, sizeof path);
+    return amk_access_log_check(path, node->errmsg);
+}
+
+static int open_access_log(struct amk_node *node)
+{
+    char path[600];
+    access_log_path(node, path, sizeof path);
+    char errmsg[256];
+    if (amk_access_log_open(&node->access_log, path, node->config.id, node->sm,
+                            errmsg) != 0) {
+        snprintf(node->errmsg, sizeof node->errmsg, "%s", errmsg);
+        return -1;
+    }
+    return 0;
+}
+
 static void close_walk(uv_handle_t *handle, void *arg)
 {
     (void)arg;
@@ -422,7 +470,8 @@ int main(int argc, char **argv)
                         " with --insecure on a trusted network\n");
         return 2;
     }
-    if (check_config(&node) != 0 || check_data_dir(&node) != 0) {
+    if (check_config(&node) != 0 || check_data_dir(&node) != 0 ||
+        check_access_log(&node) != 0) {
         fprintf(stderr, "amkd: %s\n", node.errmsg);
         return 2;
     }
@@ -440,13 +489,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "amkd: state machine: %s\n", errmsg);
         return 1;
     }
+    node.access_log.fd = -1; /* opened once the listeners are bound */
     uv_loop_init(&node.loop);
     amk_backend_init(&node);
     amk_api_events_init(&node.api.events, node.config.max_subscribers);
     /* Listeners first: a busy port must fail before raft touches the data
      * dir. */
     if (open_http(&node) != 0 || open_link(&node) != 0 ||
-        open_raft(&node) != 0 || check_membership(&node) != 0) {
+        open_raft(&node) != 0 || check_membership(&node) != 0 ||
+        open_access_log(&node) != 0) {
         fprintf(stderr, "amkd: %s\n", node.errmsg);
         abandon(&node);
         uv_loop_close(&node.loop);
@@ -478,6 +529,7 @@ int main(int argc, char **argv)
     }
 
     uv_run(&node.loop, UV_RUN_DEFAULT);
+    amk_access_log_close(&node.access_log);
     uv_loop_close(&node.loop);
     amk_http_router_free(node.router);
     amk_sm_close(node.sm);

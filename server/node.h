@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "api/http.h"
 #include "raft/node.h"
+#include "server/access_log.h"
 #include "server/config.h"
 #include "server/link.h"
 #include "server/supervisor.h"
@@ -42,7 +43,8 @@ struct amk_node {
     struct amk_http *http;
     struct amk_api api;
     struct amk_api_backend backend;
-    struct amk_link link; /* the cluster link (server/link.h) */
+    struct amk_link link;             /* the cluster link (server/link.h) */
+    struct amk_access_log access_log; /* reads of incident data */
     bool link_open;
     /* Addresses as others reach them (a port 0 in the configuration
      * replaced by the bound port): what the directory records. */

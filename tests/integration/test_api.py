@@ -10,6 +10,7 @@ Run: python3 test_api.py --amkd build/amkd api
 """
 
 import http.client
+import json
 import os
 import socket
 import sys
@@ -347,5 +348,58 @@ def compacted(t):
            "a stream from a compacted point", "COMPACTED")
 
 
+def access_log(t):
+    """Reads of incident data (incidents, events, audit) are recorded one
+    JSON line each in <data-dir>/access.log of the node that served them,
+    with the acting session and its centre, the target, status and index;
+    other reads and writes are not (writes are in the audit log)."""
+    c = t.cluster(1)
+    n = c[1]
+    expect(n.write("POST", "/v1/centres",
+                   {"id": "oslo", "name": "AMK Oslo", "region": "sor-ost",
+                    "auto_takeover": False}, key()), 201, "oslo")
+    session = expect(n.write("POST", "/v1/sessions",
+                             {"centre": "oslo", "console": "c1",
+                              "operator": "op-1"}, key()), 201,
+                     "login").json["id"]
+    inc = expect(n.write("POST", "/v1/incidents",
+                         {"urgency": "acute", "criterion": "10.01"}, key(),
+                         session=session), 201, "incident").json
+    hdr = {"X-Amk-Session": session}
+    reads = [
+        (n.http("GET", "/v1/incidents/" + inc["id"], headers=hdr), 200,
+         "/v1/incidents/" + inc["id"], session),
+        (n.get("/v1/incidents?owner=oslo"), 200, "/v1/incidents?owner=oslo",
+         None),
+        (n.get("/v1/incidents/no-such"), 404, "/v1/incidents/no-such", None),
+        (n.get("/v1/events?since=0"), 200, "/v1/events?since=0", None),
+        (n.get("/v1/audit?object=" + inc["id"]), 200,
+         "/v1/audit?object=" + inc["id"], None),
+    ]
+    for r, status, _, _ in reads:
+        expect(r, status, "read %s" % r.path)
+    # Not patient data, or not a read: not in the access log.
+    expect(n.get("/v1/centres/oslo"), 200, "a centre")
+    expect(n.get("/healthz"), 200, "health")
+    path = os.path.join(n.data_dir, "access.log")
+    with open(path, encoding="utf-8") as f:
+        lines = [json.loads(line) for line in f.read().splitlines()]
+    log("%d access log lines" % len(lines))
+    check(len(lines) == len(reads), "one line per read of incident data",
+          *lines)
+    for line, (r, status, target, sess) in zip(lines, reads):
+        check(line["method"] == "GET" and line["target"] == target
+              and line["status"] == status and line["node"] == 1
+              and line["index"] == r.index and line["session"] == sess
+              and line["at"].endswith("Z")
+              and line["peer"].startswith("127.0.0.1:"),
+              "access log line for %s" % target, line, r)
+    check(lines[0].get("centre") == "oslo", "the session's centre", lines[0])
+    metrics = n.get("/metrics").body.decode()
+    check("amk_access_log_lines_total %d" % len(reads) in metrics,
+          "amk_access_log_lines_total counts the lines", metrics)
+
+
 if __name__ == "__main__":
-    sys.exit(main({"api": api, "limits": limits, "compacted": compacted}))
+    sys.exit(main({"api": api, "limits": limits, "compacted": compacted,
+                   "access_log": access_log}))

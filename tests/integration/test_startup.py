@@ -114,6 +114,8 @@ def bad_flag(t):
         ([a for a in base if a != "--insecure"], "--insecure",
          "neither --tls-dir nor --insecure"),
         (base + ["stray"], "stray", "stray argument"),
+        (base + ["--access-log", "/nonexistent/dir/access.log"],
+         "--access-log", "access log in a missing directory"),
     ]
     for argv, mention, what in cases:
         expect_start_error(argv, n.data_dir, mention, what)

@@ -1,0 +1,211 @@
+/* server/access_log.c: appends one JSON line per read of incident or
+ * patient data (access_log.h). Lines are built with jansson and written
+ * with one write(2) on an O_APPEND descriptor, so concurrent writers and
+ * copytruncate rotation never interleave or tear a line. */
+#include "access_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "sm/sm.h"
+
+static bool has_prefix(const char *s, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    /* "/v1/incidents" itself, or followed by '/' or '?'. */
+    return len >= n && memcmp(s, prefix, n) == 0 &&
+           (len == n || s[n] == '/' || s[n] == '?');
+}
+
+bool amk_access_log_wants(const struct amk_http_access *access)
+{
+    bool read =
+        (access->method_len == 3 && memcmp(access->method, "GET", 3) == 0) ||
+        (access->method_len == 4 && memcmp(access->method, "HEAD", 4) == 0);
+    return read &&
+           (has_prefix(access->target, access->target_len, "/v1/incidents") ||
+            has_prefix(access->target, access->target_len, "/v1/events") ||
+            has_prefix(access->target, access->target_len, "/v1/audit"));
+}
+
+int amk_access_log_check(const char *path, char *errmsg)
+{
+    if (strcmp(path, "off") == 0) {
+        return 0;
+    }
+    if (strlen(path) >= sizeof((struct amk_access_log *)0)->path) {
+        snprintf(errmsg, 256, "--access-log: path longer than %zu bytes",
+                 sizeof((struct amk_access_log *)0)->path - 1);
+        return -1;
+    }
+    if (access(path, W_OK) == 0) {
+        return 0;
+    }
+    if (errno != ENOENT) {
+        snprintf(errmsg, 256, "--access-log %.180s: %s", path, strerror(errno));
+        return -1;
+    }
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) {
+        slash[1] = '\0'; /* "/file": the root */
+    } else if (slash != NULL) {
+        *slash = '\0';
+    } else {
+        snprintf(dir, sizeof dir, ".");
+    }
+    if (access(dir, W_OK) != 0) {
+        snprintf(errmsg, 256, "--access-log %.180s: directory %.40s: %s", path,
+                 dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int amk_access_log_open(struct amk_access_log *log, const char *path,
+                        uint64_t node_id, struct amk_sm *sm, char *errmsg)
+{
+    memset(log, 0, sizeof *log);
+    log->fd = -1;
+    log->node_id = node_id;
+    log->sm = sm;
+    if (strcmp(path, "off") == 0) {
+        return 0;
+    }
+    if (strlen(path) >= sizeof log->path) {
+        snprintf(errmsg, 256, "--access-log: path longer than %zu bytes",
+                 sizeof log->path - 1);
+        return -1;
+    }
+    snprintf(log->path, sizeof log->path, "%s", path);
+    log->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (log->fd < 0) {
+        snprintf(errmsg, 256, "--access-log %.180s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void amk_access_log_close(struct amk_access_log *log)
+{
+    if (log->fd >= 0) {
+        close(log->fd);
+        log->fd = -1;
+    }
+}
+
+/* The request target with bytes outside printable ASCII percent-encoded:
+ * it is not decoded, and must stay valid UTF-8 for the JSON line. */
+static json_t *target_json(const char *target, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = malloc(len * 3 + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)target[i];
+        if (c < 0x20 || c >= 0x7f) {
+            out[n++] = '%';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    json_t *s = json_stringn(out, n);
+    free(out);
+    return s;
+}
+
+static json_t *now_json(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[40];
+    size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    return json_string(when);
+}
+
+/* Sets key to value, which the object takes; false if value is NULL or
+ * the object could not take it. */
+static bool put(json_t *obj, const char *key, json_t *value)
+{
+    return value != NULL && json_object_set_new(obj, key, value) == 0;
+}
+
+static json_t *line_json(struct amk_access_log *log,
+                         const struct amk_http_access *a)
+{
+    json_t *obj = json_object();
+    if (obj == NULL) {
+        return NULL;
+    }
+    bool ok = put(obj, "at", now_json()) &&
+              put(obj, "node", json_integer((json_int_t)log->node_id)) &&
+              put(obj, "method", json_stringn(a->method, a->method_len)) &&
+              put(obj, "target", target_json(a->target, a->target_len)) &&
+              put(obj, "status", json_integer(a->status)) &&
+              put(obj, "index", json_integer((json_int_t)a->index)) &&
+              put(obj, "stream", json_boolean(a->stream)) &&
+              put(obj, "peer", json_string(a->peer));
+    /* The acting console: its session, and the centre it logged in at. */
+    if (ok && a->session != NULL) {
+        struct amk_sm_session_info info;
+        ok = put(obj, "session", json_string(a->session));
+        if (ok && amk_sm_session_info(log->sm, a->session, &info) == 0 &&
+            info.exists) {
+            ok = put(obj, "centre", json_string(info.centre));
+        }
+    } else if (ok) {
+        ok = put(obj, "session", json_null());
+    }
+    if (!ok) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+void amk_access_log_record(struct amk_access_log *log,
+                           const struct amk_http_access *access, bool *warn)
+{
+    *warn = false;
+    if (log->fd < 0 || !amk_access_log_wants(access)) {
+        return;
+    }
+    json_t *obj = line_json(log, access);
+    char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    bool written = false;
+    if (text != NULL) {
+        size_t len = strlen(text);
+        text[len] = '\n'; /* replaces the NUL: written by length */
+        ssize_t n;
+        do {
+            n = write(log->fd, text, len + 1);
+        } while (n < 0 && errno == EINTR);
+        written = n == (ssize_t)(len + 1);
+        free(text);
+    }
+    if (written) {
+        log->lines++;
+        log->failing = false;
+        return;
+    }
+    log->errors++;
+    *warn = !log->failing;
+    log->failing = true;
+}

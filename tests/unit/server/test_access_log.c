@@ -1,0 +1,167 @@
+/* tests/unit/server/test_access_log.c: which requests the access log
+ * records, the start-time check of its path, and a failing write (counted,
+ * reported once per run of failures, never fatal). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/access_log.h"
+
+static struct amk_http_access access_of(const char *method, const char *target)
+{
+    struct amk_http_access a = {
+        .method = method,
+        .method_len = strlen(method),
+        .target = target,
+        .target_len = strlen(target),
+        .peer = "127.0.0.1:1",
+        .status = 200,
+        .index = 7,
+    };
+    return a;
+}
+
+static void test_wants(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *method, *target;
+        bool wanted;
+    } cases[] = {
+        {"GET", "/v1/incidents", true},
+        {"GET", "/v1/incidents?owner=oslo", true},
+        {"GET", "/v1/incidents/i-1", true},
+        {"HEAD", "/v1/incidents/i-1", true},
+        {"GET", "/v1/events?since=0", true},
+        {"GET", "/v1/audit?object=i-1", true},
+        {"POST", "/v1/incidents", false},
+        {"PATCH", "/v1/incidents/i-1", false},
+        {"GET", "/v1/incidentsX", false},
+        {"GET", "/v1/centres/oslo", false},
+        {"GET", "/v1/resources", false},
+        {"GET", "/healthz", false},
+        {"GET", "/metrics", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct amk_http_access a = access_of(cases[i].method, cases[i].target);
+        if (amk_access_log_wants(&a) != cases[i].wanted) {
+            fail_msg("%s %s: want %d", cases[i].method, cases[i].target,
+                     cases[i].wanted);
+        }
+    }
+}
+
+static void test_check(void **state)
+{
+    (void)state;
+    char errmsg[256];
+    char dir[] = "/tmp/amk-access-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[300];
+    snprintf(path, sizeof path, "%s/access.log", dir);
+
+    assert_int_equal(amk_access_log_check("off", errmsg), 0);
+    /* A file to be created in a writable directory: nothing is created. */
+    assert_int_equal(amk_access_log_check(path, errmsg), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    /* A missing directory is named. */
+    assert_int_equal(
+        amk_access_log_check("/nonexistent-amk/dir/access.log", errmsg), -1);
+    assert_non_null(strstr(errmsg, "--access-log"));
+    assert_non_null(strstr(errmsg, "/nonexistent-amk/dir"));
+    rmdir(dir);
+}
+
+static void test_record_and_fail(void **state)
+{
+    (void)state;
+    char errmsg[256];
+    char dir[] = "/tmp/amk-access-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[300];
+    snprintf(path, sizeof path, "%s/access.log", dir);
+    struct amk_access_log log;
+    assert_int_equal(amk_access_log_open(&log, path, 3, NULL, errmsg), 0);
+
+    bool warn;
+    /* Bytes outside printable ASCII are percent-encoded. */
+    struct amk_http_access a = access_of("GET", "/v1/incidents/\xc3\xa6\x01");
+    amk_access_log_record(&log, &a, &warn);
+    assert_false(warn);
+    a = access_of("GET", "/v1/centres");
+    amk_access_log_record(&log, &a, &warn); /* not recorded */
+    assert_int_equal(log.lines, 1);
+
+    char text[512] = "";
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(text, sizeof text, f));
+    assert_null(fgets(text + strlen(text), 16, f)); /* one line */
+    fclose(f);
+    assert_non_null(strstr(text, "\"target\":\"/v1/incidents/%C3%A6%01\""));
+    assert_non_null(strstr(text, "\"node\":3"));
+    assert_non_null(strstr(text, "\"index\":7"));
+    assert_non_null(strstr(text, "\"session\":null"));
+    assert_int_equal(text[strlen(text) - 1], '\n');
+
+    /* Writes that fail (injected: a descriptor open for reading only) are
+     * counted and reported once until one succeeds again. */
+    int good = log.fd;
+    log.fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(log.fd >= 0);
+    a = access_of("GET", "/v1/incidents");
+    amk_access_log_record(&log, &a, &warn);
+    assert_true(warn);
+    amk_access_log_record(&log, &a, &warn);
+    assert_false(warn);
+    assert_int_equal(log.errors, 2);
+    close(log.fd);
+    log.fd = good;
+    amk_access_log_record(&log, &a, &warn);
+    assert_false(warn);
+    assert_int_equal(log.lines, 2);
+    log.fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    amk_access_log_record(&log, &a, &warn);
+    assert_true(warn); /* a new run of failures */
+    close(log.fd);
+    log.fd = good;
+
+    amk_access_log_close(&log);
+    assert_int_equal(log.fd, -1);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_off(void **state)
+{
+    (void)state;
+    char errmsg[256];
+    struct amk_access_log log;
+    assert_int_equal(amk_access_log_open(&log, "off", 1, NULL, errmsg), 0);
+    assert_int_equal(log.fd, -1);
+    bool warn;
+    struct amk_http_access a = access_of("GET", "/v1/incidents");
+    amk_access_log_record(&log, &a, &warn);
+    assert_int_equal(log.lines, 0);
+    assert_int_equal(log.errors, 0);
+    amk_access_log_close(&log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wants),
+        cmocka_unit_test(test_check),
+        cmocka_unit_test(test_record_and_fail),
+        cmocka_unit_test(test_off),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
