@@ -59,14 +59,26 @@ static void test_wants(void **state)
     }
 }
 
+/* A fresh directory and the path of an access log in it. */
+struct temp {
+    char dir[32];
+    char path[64];
+};
+
+static struct temp temp_new(void)
+{
+    struct temp t = {.dir = "/tmp/amk-access-XXXXXX"};
+    assert_non_null(mkdtemp(t.dir));
+    snprintf(t.path, sizeof t.path, "%s/access.log", t.dir);
+    return t;
+}
+
 static void test_check(void **state)
 {
     (void)state;
     char errmsg[256];
-    char dir[] = "/tmp/amk-access-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[300];
-    snprintf(path, sizeof path, "%s/access.log", dir);
+    struct temp t = temp_new();
+    const char *path = t.path;
 
     assert_int_equal(amk_access_log_check("off", errmsg), 0);
     /* A file to be created in a writable directory: nothing is created. */
@@ -77,17 +89,15 @@ static void test_check(void **state)
         amk_access_log_check("/nonexistent-amk/dir/access.log", errmsg), -1);
     assert_non_null(strstr(errmsg, "--access-log"));
     assert_non_null(strstr(errmsg, "/nonexistent-amk/dir"));
-    rmdir(dir);
+    rmdir(t.dir);
 }
 
 static void test_record_and_fail(void **state)
 {
     (void)state;
     char errmsg[256];
-    char dir[] = "/tmp/amk-access-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[300];
-    snprintf(path, sizeof path, "%s/access.log", dir);
+    struct temp t = temp_new();
+    const char *path = t.path;
     struct amk_access_log log;
     assert_int_equal(amk_access_log_open(&log, path, 3, NULL, errmsg), 0);
 
@@ -137,7 +147,7 @@ static void test_record_and_fail(void **state)
     amk_access_log_close(&log);
     assert_int_equal(log.fd, -1);
     unlink(path);
-    rmdir(dir);
+    rmdir(t.dir);
 }
 
 static void test_off(void **state)
