@@ -40,9 +40,9 @@ struct sm_actor {
     uint8_t role; /* the session's role, recorded at login */
 };
 
-/* A session as load_actor read it (its `valid` is per command). Kept only
+/* A session as sm_actor_load read it (its `valid` is per command). Kept only
  * while no command that may change a session or a centre has run since:
- * sm.c clears the cache when one starts, and restore starts empty. */
+ * auth.c clears the cache when one starts, and restore empties it. */
 #define SM_ACTOR_CACHE 64 /* power of two */
 
 struct sm_actor_slot {
@@ -140,7 +140,11 @@ bool sm_str_eq(struct amk_str s, const char *c);
 /* Ids: 1..64 of [A-Za-z0-9._:-]. */
 bool sm_id_valid(struct amk_str s);
 
-/* auth: checks for handlers; each returns AMK_OK or rejects. */
+/* auth.c: loads sm->actor for the command being applied (AMK_OK, or an
+ * SQLite failure); empties the session cache (after a restore). */
+int sm_actor_load(struct amk_sm *sm);
+void sm_actor_cache_clear(struct amk_sm *sm);
+/* auth.c: checks for handlers; each returns AMK_OK or rejects. */
 int sm_require_admin(struct amk_sm *sm);
 /* The acting role: the session's own role when the command names an existing
  * session (recorded at login), else the header's. */

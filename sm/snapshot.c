@@ -348,7 +348,7 @@ int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len)
     sm_stmts_finalize(sm);
     sqlite3_close(sm->db);
     sm->db = db;
-    memset(sm->actor_cache, 0, sizeof sm->actor_cache);
+    sm_actor_cache_clear(sm);
     sm_logs_free(&sm->logs);
     sm->logs = logs;
     sm->applied_index = applied;

@@ -554,8 +554,8 @@ static void test_own_transfer_void_on_takeover(void **state)
     H_EXPECT(h, AMK_ECONFLICT, h_answer(h, "s-bergen", "i-b", true));
 }
 
-/* Writes keep the sessions they act through in a cache (sm/sm.c,
- * load_actor): every change to a session or a centre must reach it. Each
+/* Writes keep the sessions they act through in a cache (sm/auth.c,
+ * sm_actor_load): every change to a session or a centre must reach it. Each
  * step below follows a write that filled the cache with the old state. */
 static void test_actor_cache_follows_changes(void **state)
 {
