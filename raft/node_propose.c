@@ -424,6 +424,7 @@ void node__proposals_close(struct amk_raft_node *node)
     answer_done(node); /* applied: their results are known */
     fail_list(node, queued, AMK_RAFT_ESHUTDOWN);      /* never appended */
     node__proposals_abandon(node, AMK_RAFT_EUNKNOWN); /* appended */
+    answer_done(node); /* none can have been added; if one were, now */
     update_handles(node);
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,32 +25,54 @@ static bool has_prefix(const char *s, size_t len, const char *prefix)
            (len == n || s[n] == '/' || s[n] == '?');
 }
 
+static bool of_incident_data(const char *path, size_t len)
+{
+    return has_prefix(path, len, "/v1/incidents") ||
+           has_prefix(path, len, "/v1/events") ||
+           has_prefix(path, len, "/v1/audit");
+}
+
 bool amk_access_log_wants(const struct amk_http_access *access)
 {
     bool read =
         (access->method_len == 3 && memcmp(access->method, "GET", 3) == 0) ||
         (access->method_len == 4 && memcmp(access->method, "HEAD", 4) == 0);
-    return read &&
-           (has_prefix(access->target, access->target_len, "/v1/incidents") ||
-            has_prefix(access->target, access->target_len, "/v1/events") ||
-            has_prefix(access->target, access->target_len, "/v1/audit"));
+    if (!read) {
+        return false;
+    }
+    /* The route the router matched, after it decoded the path: the raw
+     * target may spell it otherwise ("/v1/%69ncidents"). Unmatched
+     * requests (404) by their target. */
+    return access->route != NULL
+               ? of_incident_data(access->route, strlen(access->route))
+               : of_incident_data(access->target, access->target_len);
 }
 
-int amk_access_log_check(const char *path, char *errmsg)
+int amk_access_log_check(const char *path, const char *what, char *errmsg)
 {
     if (strcmp(path, "off") == 0) {
         return 0;
     }
     if (strlen(path) >= sizeof((struct amk_access_log *)0)->path) {
-        snprintf(errmsg, 256, "--access-log: path longer than %zu bytes",
+        snprintf(errmsg, 256, "%s: path longer than %zu bytes", what,
                  sizeof((struct amk_access_log *)0)->path - 1);
         return -1;
     }
-    if (access(path, W_OK) == 0) {
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        /* A directory, FIFO or device would fail or block at open. */
+        if (!S_ISREG(st.st_mode)) {
+            snprintf(errmsg, 256, "%s %.180s: not a regular file", what, path);
+            return -1;
+        }
+        if (access(path, W_OK) != 0) {
+            snprintf(errmsg, 256, "%s %.180s: %s", what, path, strerror(errno));
+            return -1;
+        }
         return 0;
     }
     if (errno != ENOENT) {
-        snprintf(errmsg, 256, "--access-log %.180s: %s", path, strerror(errno));
+        snprintf(errmsg, 256, "%s %.180s: %s", what, path, strerror(errno));
         return -1;
     }
     char dir[512];
@@ -63,15 +86,16 @@ int amk_access_log_check(const char *path, char *errmsg)
         snprintf(dir, sizeof dir, ".");
     }
     if (access(dir, W_OK) != 0) {
-        snprintf(errmsg, 256, "--access-log %.180s: directory %.40s: %s", path,
-                 dir, strerror(errno));
+        snprintf(errmsg, 256, "%s %.180s: directory %.40s: %s", what, path, dir,
+                 strerror(errno));
         return -1;
     }
     return 0;
 }
 
 int amk_access_log_open(struct amk_access_log *log, const char *path,
-                        uint64_t node_id, struct amk_sm *sm, char *errmsg)
+                        const char *what, uint64_t node_id, struct amk_sm *sm,
+                        char *errmsg)
 {
     memset(log, 0, sizeof *log);
     log->fd = -1;
@@ -80,17 +104,24 @@ int amk_access_log_open(struct amk_access_log *log, const char *path,
     if (strcmp(path, "off") == 0) {
         return 0;
     }
-    if (strlen(path) >= sizeof log->path) {
-        snprintf(errmsg, 256, "--access-log: path longer than %zu bytes",
-                 sizeof log->path - 1);
+    if (amk_access_log_check(path, what, errmsg) != 0) {
         return -1;
     }
     snprintf(log->path, sizeof log->path, "%s", path);
-    log->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (log->fd < 0) {
-        snprintf(errmsg, 256, "--access-log %.180s: %s", path, strerror(errno));
+    /* O_NONBLOCK: whatever replaced the file since the check, open must
+     * not wait on it (a FIFO); it is refused below. */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK,
+                  0640);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(errmsg, 256, "%s %.180s: %s", what, path,
+                 fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0) {
+            close(fd);
+        }
         return -1;
     }
+    log->fd = fd;
     return 0;
 }
 
@@ -102,9 +133,10 @@ void amk_access_log_close(struct amk_access_log *log)
     }
 }
 
-/* The request target with bytes outside printable ASCII percent-encoded:
- * it is not decoded, and must stay valid UTF-8 for the JSON line. */
-static json_t *target_json(const char *target, size_t len)
+/* Text as received with bytes outside printable ASCII percent-encoded:
+ * request targets and headers are not guaranteed UTF-8, and jansson
+ * refuses a string that is not (the line would be lost). */
+static json_t *ascii_json(const char *target, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
     char *out = malloc(len * 3 + 1);
@@ -156,7 +188,7 @@ static json_t *line_json(struct amk_access_log *log,
     bool ok = put(obj, "at", now_json()) &&
               put(obj, "node", json_integer((json_int_t)log->node_id)) &&
               put(obj, "method", json_stringn(a->method, a->method_len)) &&
-              put(obj, "target", target_json(a->target, a->target_len)) &&
+              put(obj, "target", ascii_json(a->target, a->target_len)) &&
               put(obj, "status", json_integer(a->status)) &&
               put(obj, "index", json_integer((json_int_t)a->index)) &&
               put(obj, "stream", json_boolean(a->stream)) &&
@@ -164,8 +196,9 @@ static json_t *line_json(struct amk_access_log *log,
     /* The acting console: its session, and the centre it logged in at. */
     if (ok && a->session != NULL) {
         struct amk_sm_session_info info;
-        ok = put(obj, "session", json_string(a->session));
-        if (ok && amk_sm_session_info(log->sm, a->session, &info) == 0 &&
+        ok = put(obj, "session", ascii_json(a->session, strlen(a->session)));
+        if (ok && log->sm != NULL &&
+            amk_sm_session_info(log->sm, a->session, &info) == 0 &&
             info.exists) {
             ok = put(obj, "centre", json_string(info.centre));
         }

@@ -386,14 +386,16 @@ static int open_raft(struct amk_node *node)
     return 0;
 }
 
-static void access_log_path(const struct amk_node *node, char *path,
-                            size_t size)
+/* The access log's path, and what named it (for error messages). */
+static const char *access_log_path(const struct amk_node *node, char *path,
+                                   size_t size)
 {
     if (node->config.access_log[0] != '\0') {
         snprintf(path, size, "%s", node->config.access_log);
-    } else {
-        snprintf(path, size, "%s/access.log", node->config.data_dir);
+        return "--access-log";
     }
+    snprintf(path, size, "%s/access.log", node->config.data_dir);
+    return "access log (in --data-dir)";
 }
 
 /* Checked with the configuration, opened last of the start steps: a node
@@ -401,17 +403,17 @@ static void access_log_path(const struct amk_node *node, char *path,
 static int check_access_log(struct amk_node *node)
 {
     char path[600];
-    access_log_path(node, path, sizeof path);
-    return amk_access_log_check(path, node->errmsg);
+    const char *what = access_log_path(node, path, sizeof path);
+    return amk_access_log_check(path, what, node->errmsg);
 }
 
 static int open_access_log(struct amk_node *node)
 {
     char path[600];
-    access_log_path(node, path, sizeof path);
+    const char *what = access_log_path(node, path, sizeof path);
     char errmsg[256];
-    if (amk_access_log_open(&node->access_log, path, node->config.id, node->sm,
-                            errmsg) != 0) {
+    if (amk_access_log_open(&node->access_log, path, what, node->config.id,
+                            node->sm, errmsg) != 0) {
         snprintf(node->errmsg, sizeof node->errmsg, "%s", errmsg);
         return -1;
     }

@@ -372,6 +372,9 @@ def access_log(t):
         (n.get("/v1/incidents?owner=oslo"), 200, "/v1/incidents?owner=oslo",
          None),
         (n.get("/v1/incidents/no-such"), 404, "/v1/incidents/no-such", None),
+        # The same route spelled with an escape: recorded by the route.
+        (n.get("/v1/%69ncidents/" + inc["id"]), 200,
+         "/v1/%69ncidents/" + inc["id"], None),
         (n.get("/v1/events?since=0"), 200, "/v1/events?since=0", None),
         (n.get("/v1/audit?object=" + inc["id"]), 200,
          "/v1/audit?object=" + inc["id"], None),

@@ -116,6 +116,9 @@ def bad_flag(t):
         (base + ["stray"], "stray", "stray argument"),
         (base + ["--access-log", "/nonexistent/dir/access.log"],
          "--access-log", "access log in a missing directory"),
+        (base + ["--access-log", n.data_dir], ["--access-log",
+                                               "not a regular file"],
+         "access log that is a directory"),
     ]
     for argv, mention, what in cases:
         expect_start_error(argv, n.data_dir, mention, what)
