@@ -16,6 +16,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster  # noqa: E402
 from cluster import check, log, main  # noqa: E402
 
 _keys = [0]
@@ -403,6 +404,75 @@ def access_log(t):
           "amk_access_log_lines_total counts the lines", metrics)
 
 
+def curl(node, args, timeout=10):
+    """Runs curl (ops/setup-deps installs it) against node: (status line,
+    headers dict with lower-case names, body)."""
+    argv = ["curl", "-s", "-S", "-D", "-", "--max-time", "5"] + args
+    argv[-1] = "http://%s%s" % (node.http_addr, argv[-1])
+    rc, out, err = cluster.run_once(argv, timeout=timeout)
+    check(rc == 0 or (rc == 28 and "--max-time" in args),
+          "curl %s: exit %d" % (" ".join(args), rc), err)
+    # The last response head (after a 101 upgrade there are two).
+    heads = out.split("\r\n\r\n")
+    i = max(k for k, h in enumerate(heads[:-1] or heads)
+            if h.lstrip().startswith("HTTP/"))
+    lines = heads[i].strip().split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return lines[0], headers, "\r\n\r\n".join(heads[i + 1:])
+
+
+def http2(t):
+    """The API over HTTP/2 (cleartext: prior knowledge, and the HTTP/1.1
+    Upgrade): the same statuses, X-Amk-Index, ETag, idempotent replay,
+    JSON errors and the event stream as over HTTP/1.1."""
+    c = t.cluster(1)
+    n = c[1]
+    h2 = ["--http2-prior-knowledge"]
+    line, hdr, body = curl(n, h2 + ["/v1/cluster"])
+    check(line.startswith("HTTP/2 200") and "x-amk-index" in hdr,
+          "GET /v1/cluster over h2", line, hdr)
+    check(json.loads(body)["self"] == 1, "cluster view over h2", body)
+    centre = json.dumps({"id": "oslo", "name": "AMK Oslo",
+                         "region": "sor-ost", "auto_takeover": False})
+    write = h2 + ["-X", "POST", "-H", "Content-Type: application/json",
+                  "-H", "Idempotency-Key: h2-oslo", "--data", centre,
+                  "/v1/centres"]
+    line, hdr, body = curl(n, write)
+    check(line.startswith("HTTP/2 201") and hdr.get("etag") == '"1"'
+          and "x-amk-index" in hdr, "create over h2", line, hdr, body)
+    first = json.loads(body)
+    line, hdr, body = curl(n, write)
+    check(line.startswith("HTTP/2 201")
+          and hdr.get("idempotent-replayed") == "true"
+          and json.loads(body) == first, "replay over h2", line, hdr, body)
+    line, hdr, body = curl(n, h2 + ["/v1/incidents/no-such"])
+    check(line.startswith("HTTP/2 404") and "x-amk-index" in hdr
+          and json.loads(body)["error"]["code"] == "NOT_FOUND",
+          "404 over h2", line, hdr, body)
+    # HTTP/1.1 Upgrade: h2c, then the answer over HTTP/2.
+    line, hdr, body = curl(n, ["--http2", "/v1/centres/oslo"])
+    check(line.startswith("HTTP/2 200") and hdr.get("etag") == '"1"'
+          and json.loads(body)["id"] == "oslo", "GET after an h2c upgrade",
+          line, hdr, body)
+    # The event stream over h2: the centre's event arrives with its id.
+    line, hdr, body = curl(n, h2 + ["-N", "--max-time", "1", "-H",
+                                    "Accept: text/event-stream",
+                                    "/v1/events?since=0"])
+    check(line.startswith("HTTP/2 200")
+          and hdr.get("content-type", "").startswith("text/event-stream")
+          and "id: %d" % first_index(n) in body,
+          "event stream over h2", line, hdr, body)
+
+
+def first_index(node):
+    """Index of the first event on node."""
+    r = node.get("/v1/events?since=0")
+    return r.json["events"][0]["index"]
+
+
 if __name__ == "__main__":
     sys.exit(main({"api": api, "limits": limits, "compacted": compacted,
-                   "access_log": access_log}))
+                   "access_log": access_log, "http2": http2}))
