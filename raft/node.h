@@ -167,8 +167,9 @@ struct amk_raft_read;
 struct amk_raft_change;
 struct amk_raft_transfer;
 
-/* status 0: req->result holds the outcome (a deep copy: the request owns its
- * strings; release them with amk_sm_result_clear(&req->result)). Otherwise
+/* status 0: req->result holds the outcome (a copy the request owns, release
+ * it with amk_sm_result_clear(&req->result); its event is NULL: events go
+ * to the hook of amk_raft_node_on_applied). Otherwise
  * req->result is zeroed and status is one of:
  * - AMK_RAFT_ENOTLEADER, AMK_RAFT_EBUSY, AMK_RAFT_ESTATE: leadership went,
  *   a transfer began or the node failed before the queued proposal reached

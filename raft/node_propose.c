@@ -38,7 +38,9 @@ struct node_batch {
 
 /* --- Answers --- */
 
-/* Deep-copies src into dst (dst owns its strings afterwards). */
+/* Copies the answer in src into dst (dst owns its body afterwards). The
+ * event is not copied: it reaches subscribers through the applied hook,
+ * and no proposer reads it. */
 static int copy_result(struct amk_sm_result *dst,
                        const struct amk_sm_result *src)
 {
@@ -46,17 +48,10 @@ static int copy_result(struct amk_sm_result *dst,
     dst->body = NULL;
     dst->event = NULL;
     if (src->body != NULL && (dst->body = strdup(src->body)) == NULL) {
-        goto oom;
-    }
-    if (src->event != NULL && (dst->event = strdup(src->event)) == NULL) {
-        goto oom;
+        memset(dst, 0, sizeof *dst);
+        return AMK_RAFT_ENOMEM;
     }
     return 0;
-
-oom:
-    free(dst->body);
-    memset(dst, 0, sizeof *dst);
-    return AMK_RAFT_ENOMEM;
 }
 
 static uint64_t now_ns(void)
