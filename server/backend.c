@@ -23,6 +23,7 @@ static int map_raft_status(int status)
         case AMK_RAFT_ENOTLEADER:
         case AMK_RAFT_ELEADERSHIPLOST:
         case AMK_RAFT_EBUSY:
+        case AMK_RAFT_ESTATE: /* the node failed before appending */
             return AMK_API_ENOLEADER;
         case AMK_RAFT_ESHUTDOWN:
             return AMK_API_ESHUTDOWN;
@@ -332,10 +333,10 @@ static void serve_propose_done(struct amk_raft_propose *req, int status)
         amk_link_op_result(s->op, AMK_LINK_STATUS_OK, &req->result, NULL);
         amk_sm_result_clear(&req->result);
     } else if (status == AMK_RAFT_ENOTLEADER || status == AMK_RAFT_EBUSY ||
-               status == AMK_RAFT_ESHUTDOWN) {
-        /* Leadership went, a transfer began or this node closed before the
-         * queued proposal reached raft: nothing was appended, the follower
-         * may retry it with the next leader. */
+               status == AMK_RAFT_ESTATE || status == AMK_RAFT_ESHUTDOWN) {
+        /* Leadership went, a transfer began, or this node failed or closed
+         * before the queued proposal reached raft: nothing was appended,
+         * the follower may retry it with the next leader. */
         amk_link_op_result(s->op, AMK_LINK_STATUS_NOT_LEADER, NULL,
                            amk_raft_code_name(status));
     } else {
