@@ -223,6 +223,19 @@ static int metrics(struct amk_http_request *req)
     metric(&buf, &len, "amk_events_published_total",
            "Events pushed to live subscribers.", "counter",
            node->api.events.published);
+    struct amk_sm_stats ss;
+    amk_sm_stats(node->sm, &ss);
+    metric(&buf, &len, "amk_state_db_bytes",
+           "Size of the state machine's database image.", "gauge", ss.db_bytes);
+    metric(&buf, &len, "amk_state_logs_bytes",
+           "Size of the events, audit and idempotency logs as snapshotted.",
+           "gauge", ss.logs_bytes);
+    metric(&buf, &len, "amk_state_events", "Events kept.", "gauge", ss.events);
+    metric(&buf, &len, "amk_state_audit_entries",
+           "Audit entries kept (the audit log is never purged).", "gauge",
+           ss.audit_entries);
+    metric(&buf, &len, "amk_state_idempotency_records",
+           "Idempotency records kept.", "gauge", ss.idem_records);
     metric(&buf, &len, "amk_access_log_lines_total",
            "Reads of incident data recorded in the access log.", "counter",
            node->access_log.lines);

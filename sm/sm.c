@@ -101,6 +101,18 @@ uint64_t amk_sm_applied_index(const struct amk_sm *sm)
     return sm->applied_index;
 }
 
+void amk_sm_stats(struct amk_sm *sm, struct amk_sm_stats *out)
+{
+    sqlite3_int64 size = 0;
+    /* A memdb image: no copy, only its pointer and size. */
+    (void)sqlite3_serialize(sm->db, "main", &size, SQLITE_SERIALIZE_NOCOPY);
+    out->db_bytes = size > 0 ? (uint64_t)size : 0;
+    out->logs_bytes = sm_logs_size(&sm->logs);
+    out->events = sm->logs.events.n;
+    out->audit_entries = sm->logs.audit.n;
+    out->idem_records = sm->logs.idem.n;
+}
+
 void amk_sm_result_clear(struct amk_sm_result *result)
 {
     free(result->body);

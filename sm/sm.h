@@ -71,6 +71,15 @@ int amk_sm_apply(struct amk_sm *sm, uint64_t index, const void *cmd, size_t len,
 /* The raft index of the last command applied (0 for a fresh sm). */
 uint64_t amk_sm_applied_index(const struct amk_sm *sm);
 
+/* How large the state is (for metrics; a snapshot is about db_bytes +
+ * logs_bytes). */
+struct amk_sm_stats {
+    uint64_t db_bytes;   /* the database image */
+    uint64_t logs_bytes; /* events, audit and idempotency records, encoded */
+    uint64_t events, audit_entries, idem_records;
+};
+void amk_sm_stats(struct amk_sm *sm, struct amk_sm_stats *out);
+
 /* --- Queries. Each returns 0 with *json a malloc'd JSON text the caller
  * frees, or a code (AMK_ENOTFOUND, AMK_EINVALID for a bad filter,
  * AMK_ECOMPACTED, AMK_EINTERNAL, AMK_ENOMEM) with amk_sm_errmsg set. */

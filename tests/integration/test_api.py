@@ -402,6 +402,12 @@ def access_log(t):
     metrics = n.get("/metrics").body.decode()
     check("amk_access_log_lines_total %d" % len(reads) in metrics,
           "amk_access_log_lines_total counts the lines", metrics)
+    gauges = dict(line.split(" ", 1) for line in metrics.splitlines()
+                  if line.startswith("amk_state_"))
+    check(int(gauges.get("amk_state_audit_entries", 0)) >= 3
+          and int(gauges.get("amk_state_db_bytes", 0)) > 0
+          and int(gauges.get("amk_state_logs_bytes", 0)) > 0,
+          "state size gauges", gauges)
 
 
 def curl(node, args, timeout=10):

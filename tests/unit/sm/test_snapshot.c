@@ -760,6 +760,23 @@ static void test_body_random_damage(void **state)
     forget(&bf);
 }
 
+/* amk_sm_stats (the /metrics gauges of the state's size) adds up to the
+ * snapshot and counts the logs' records, here and after a restore. */
+static void test_stats(void **state)
+{
+    struct fixture *f = *state;
+    struct amk_sm_stats a, b;
+    amk_sm_stats(f->a.sm, &a);
+    assert_int_equal(SNAP_HEADER + a.db_bytes + a.logs_bytes, f->snap_len);
+    /* Every applied entry is audited, accepted or not. */
+    assert_int_equal(a.audit_entries, N_BUILD);
+    assert_true(a.events > 0 && a.events <= N_BUILD);
+    assert_true(a.idem_records > 0);
+    assert_int_equal(amk_sm_restore(f->b.sm, f->snap, f->snap_len), 0);
+    amk_sm_stats(f->b.sm, &b);
+    assert_memory_equal(&a, &b, sizeof a);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -773,6 +790,7 @@ int main(void)
         T(test_body_damaged),
         T(test_body_random_damage),
         T(test_logs_damaged),
+        T(test_stats),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
