@@ -232,7 +232,7 @@ static int metrics(struct amk_http_request *req)
            "gauge", ss.logs_bytes);
     metric(&buf, &len, "amk_state_events", "Events kept.", "gauge", ss.events);
     metric(&buf, &len, "amk_state_audit_entries",
-           "Audit entries kept (the audit log is never purged).", "gauge",
+           "Audit entries kept (all, unless --audit-retained).", "gauge",
            ss.audit_entries);
     metric(&buf, &len, "amk_state_idempotency_records",
            "Idempotency records kept.", "gauge", ss.idem_records);

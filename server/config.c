@@ -52,6 +52,8 @@ static const struct setting SETTINGS[] = {
      "newest events kept for /v1/events (100000; same on every node)"},
     {"idempotency-window-s", K_UINT, FIELD(idem_window_s),
      "how long Idempotency-Keys are kept (86400; same on every node)"},
+    {"audit-retained", K_UINT, FIELD(audit_retained),
+     "newest audit entries kept (0: all, the default; same on every node)"},
     {"max-body-bytes", K_UINT, FIELD(max_body_bytes),
      "largest request body, else 413 (1048576)"},
     {"max-connections", K_UINT, FIELD(max_connections),

@@ -36,6 +36,7 @@ struct amk_config {
     /* Replicated behaviour: every node must use the same values. */
     unsigned events_retained; /* 0: sm's default (100000) */
     unsigned idem_window_s;   /* 0: sm's default (24 h) */
+    unsigned audit_retained;  /* 0: every audit entry kept (sm's default) */
     /* HTTP limits (0: the HTTP layer's default). */
     unsigned max_body_bytes;
     unsigned max_connections;

@@ -487,6 +487,7 @@ int main(int argc, char **argv)
     if (node.config.idem_window_s != 0) {
         smc.idem_window_ms = (int64_t)node.config.idem_window_s * 1000;
     }
+    smc.audit_retained = node.config.audit_retained;
     if (amk_sm_open(&node.sm, &smc, errmsg) != 0) {
         fprintf(stderr, "amkd: state machine: %s\n", errmsg);
         return 1;

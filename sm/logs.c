@@ -1,7 +1,8 @@
 /* sm/logs.c: the event, audit and idempotency logs of sm/logs.h: rings of
  * records, hash tables over keys, and their snapshot form.
  *
- * Snapshot form, after u64 last time and u64 events purged:
+ * Snapshot form, after u64 last time, u64 events purged and u64 audit
+ * purged (the index of the last entry discarded, 0 if none):
  *   u64 n, then n events:  u64 index | u32 len | len bytes of JSON
  *   u64 n, then n audits:  u64 index | i64 at | u64 epoch | u32 len | text
  *   u64 n, then n records: u64 index | i64 at | u64 epoch | u64 version |
@@ -9,6 +10,7 @@
  * where text is the record's fields, each NUL-terminated, in enum order.
  * Hash tables are not written: restore rebuilds them, so the bytes depend
  * only on the records and their order. */
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,7 @@
 #define EVENT_FIXED 12u /* encoded bytes of a record besides its text */
 #define AUDIT_FIXED 28u
 #define IDEM_FIXED  41u
-#define LOGS_FIXED  40u /* last time, events purged, three counts */
+#define LOGS_FIXED  48u /* last time, events and audit purged, 3 counts */
 
 /* --- arenas --- */
 
@@ -408,6 +410,12 @@ static struct sm_akey *akey_reserve(struct sm_htab *t, const char *key)
         memcpy(k->key, key, len + 1);
         htab_insert(t, &k->node);
     }
+    if (k->n == k->cap && k->start > 0) {
+        /* Reuse the room of purged positions before growing. */
+        memmove(k->pos, k->pos + k->start, (k->n - k->start) * sizeof *k->pos);
+        k->n -= k->start;
+        k->start = 0;
+    }
     if (k->n == k->cap) {
         size_t cap = k->cap != 0 ? k->cap * 2 : 4;
         uint64_t *pos = realloc(k->pos, cap * sizeof *pos);
@@ -451,7 +459,7 @@ void sm_logs_publish(struct sm_logs *l, struct sm_staged *st)
         l->encoded += EVENT_FIXED + st->event->len;
     }
     if (st->audit != NULL) {
-        uint64_t pos = l->audit.n;
+        uint64_t pos = l->audit_base + l->audit.n;
         ring_push(&l->audit, st->audit);
         l->encoded += AUDIT_FIXED + st->audit->text_len;
         st->by_object->pos[st->by_object->n++] = pos;
@@ -479,13 +487,41 @@ void sm_staged_free(struct sm_logs *l, struct sm_staged *st)
     memset(st, 0, sizeof *st);
 }
 
-void sm_logs_purge(struct sm_logs *l, uint64_t keep_events, int64_t idem_before)
+/* Drops the oldest position of `key`, which must be `pos` (entries are
+ * purged oldest first, and each key's positions are in order); a key left
+ * with none is removed. */
+static void akey_drop_first(struct sm_htab *t, const char *key, uint64_t pos)
+{
+    struct sm_akey *k =
+        akey_find(t, key, hash_add(HASH_SEED, key, strlen(key)));
+    assert(k != NULL && k->start < k->n && k->pos[k->start] == pos);
+    (void)pos;
+    if (++k->start == k->n) {
+        htab_remove(t, &k->node);
+        free(k->pos);
+        free(k);
+    }
+}
+
+void sm_logs_purge(struct sm_logs *l, uint64_t keep_events, uint64_t keep_audit,
+                   int64_t idem_before)
 {
     while (l->events.n > keep_events) {
         struct sm_event *e = ring_pop(&l->events);
         l->events_purged = e->idx;
         l->encoded -= EVENT_FIXED + e->len;
         arena_free(&l->event_arena, e, e->in_arena);
+    }
+    while (keep_audit > 0 && l->audit.n > keep_audit) {
+        struct sm_audit *a = ring_pop(&l->audit);
+        akey_drop_first(&l->audit_by_object, sm_audit_field(a, SM_AUDIT_OBJECT),
+                        l->audit_base);
+        akey_drop_first(&l->audit_by_actor, sm_audit_field(a, SM_AUDIT_ACTOR),
+                        l->audit_base);
+        l->audit_base++;
+        l->audit_purged = a->idx;
+        l->encoded -= AUDIT_FIXED + a->text_len;
+        arena_free(&l->audit_arena, a, a->in_arena);
     }
     while (l->idem.n > 0 &&
            ((struct sm_idem *)ring_at(&l->idem, 0))->at < idem_before) {
@@ -568,7 +604,7 @@ static size_t first_after(const struct sm_logs *l, const uint64_t *pos,
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        uint64_t p = pos != NULL ? pos[mid] : mid;
+        uint64_t p = pos != NULL ? pos[mid] - l->audit_base : mid;
         if (((const struct sm_audit *)ring_at(&l->audit, p))->idx <= since) {
             lo = mid + 1;
         } else {
@@ -599,14 +635,15 @@ void sm_audit_page(const struct sm_logs *l, const char *object,
         if (keys[k] == NULL) {
             return;
         }
-        if (pos == NULL || keys[k]->n < n) {
-            pos = keys[k]->pos;
-            n = keys[k]->n;
+        if (pos == NULL || keys[k]->n - keys[k]->start < n) {
+            pos = keys[k]->pos + keys[k]->start;
+            n = keys[k]->n - keys[k]->start;
         }
     }
     unsigned written = 0;
     for (size_t i = first_after(l, pos, n, since); i < n; i++) {
-        const struct sm_audit *a = ring_at(&l->audit, pos != NULL ? pos[i] : i);
+        const struct sm_audit *a =
+            ring_at(&l->audit, pos != NULL ? pos[i] - l->audit_base : i);
         if ((object != NULL &&
              strcmp(sm_audit_field(a, SM_AUDIT_OBJECT), object) != 0) ||
             (actor != NULL &&
@@ -654,6 +691,7 @@ void sm_logs_encode(const struct sm_logs *l, int64_t last_time_ms, uint8_t *out)
 {
     uint8_t *p = put64(out, (uint64_t)last_time_ms);
     p = put64(p, l->events_purged);
+    p = put64(p, l->audit_purged);
     p = put64(p, l->events.n);
     for (size_t i = 0; i < l->events.n; i++) {
         const struct sm_event *e = ring_at(&l->events, i);
@@ -791,7 +829,7 @@ static int decode_audit(struct sm_logs *l, struct cursor *c, char *why,
     if (ring_reserve(&l->audit, (size_t)n) != AMK_OK) {
         return AMK_ENOMEM;
     }
-    uint64_t prev = 0;
+    uint64_t prev = l->audit_purged;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t idx = get64(c);
         int64_t at = (int64_t)get64(c);
@@ -887,6 +925,7 @@ int sm_logs_decode(struct sm_logs *l, const uint8_t *p, size_t len,
     struct cursor c = {.p = p, .left = len};
     *last_time_ms = (int64_t)get64(&c);
     l->events_purged = get64(&c);
+    l->audit_purged = get64(&c);
     char why[160] = "";
     int rv = decode_events(l, &c, why, sizeof why);
     if (rv == AMK_OK) {

@@ -1,6 +1,7 @@
 /* sm/logs.h: the state machine's three append-only logs, kept in memory
  * beside the SQLite database: the event log (the newest events), the audit
- * log (every command) and the idempotency records (kept for the window).
+ * log (every command, the newest N if a retention is set) and the
+ * idempotency records (kept for the window).
  * Internal to sm/.
  *
  * Each is written once per command and read by index, time order or key,
@@ -120,7 +121,8 @@ struct sm_idem {
 /* The audit entries of one object or one principal, by position. */
 struct sm_akey {
     struct sm_hnode node;
-    uint64_t *pos;
+    uint64_t *pos; /* absolute positions (sm_logs.audit_base + ring index) */
+    size_t start;  /* pos[start..n) are kept; those before were purged */
     size_t n, cap;
     char key[];
 };
@@ -138,7 +140,10 @@ struct sm_logs {
     struct sm_arena event_arena, audit_arena, idem_arena;
     struct sm_ring events;  /* struct sm_event *, by index */
     uint64_t events_purged; /* events up to this index were discarded */
-    struct sm_ring audit;   /* struct sm_audit *, by index; never purged */
+    struct sm_ring audit;   /* struct sm_audit *, by index */
+    uint64_t audit_purged;  /* audit entries up to this index were discarded */
+    uint64_t audit_base;    /* entries discarded since this struct was filled:
+                               not snapshotted, only offsets the positions */
     struct sm_htab audit_by_object, audit_by_actor; /* struct sm_akey */
     struct sm_ring idem; /* struct sm_idem *, in time order */
     struct sm_htab idem_keys;
@@ -188,9 +193,10 @@ int sm_logs_reserve(struct sm_logs *l, struct sm_staged *st);
 void sm_logs_publish(struct sm_logs *l, struct sm_staged *st);
 void sm_staged_free(struct sm_logs *l, struct sm_staged *st);
 
-/* Discards all but the newest `keep_events` events and the idempotency
+/* Discards all but the newest `keep_events` events, all but the newest
+ * `keep_audit` audit entries (0: keep every one), and the idempotency
  * records older than `idem_before` (leader time). */
-void sm_logs_purge(struct sm_logs *l, uint64_t keep_events,
+void sm_logs_purge(struct sm_logs *l, uint64_t keep_events, uint64_t keep_audit,
                    int64_t idem_before);
 
 /* The record of (principal, key), or NULL. */
@@ -210,7 +216,8 @@ void sm_audit_page(const struct sm_logs *l, const char *object,
                    struct sm_json *o, bool *more, uint64_t *last);
 
 /* The snapshot form (little-endian): u64 last time, u64 events purged,
- * then each log as u64 count and its records (sm/logs.c). Encode writes
+ * u64 audit purged, then each log as u64 count and its records
+ * (sm/logs.c). Encode writes
  * exactly sm_logs_size() bytes. Decode fills `l` (it initialises it) from
  * untrusted bytes: AMK_OK, or AMK_EINVALID/AMK_ENOMEM with errmsg set and
  * `l` left empty. */

@@ -289,6 +289,16 @@ int amk_sm_audit(struct amk_sm *sm, const char *object, const char *actor,
                  uint64_t since, unsigned limit, char **json)
 {
     *json = NULL;
+    /* since 0 (none given) reads from the oldest entry kept; a later one
+     * must not skip entries that were discarded. */
+    uint64_t purged = sm->logs.audit_purged;
+    if (since > 0 && since < purged) {
+        snprintf(sm->errmsg, sizeof sm->errmsg,
+                 "audit entries up to index %llu are no longer kept; read"
+                 " from since=%llu, or without since from the oldest kept",
+                 (unsigned long long)purged, (unsigned long long)purged);
+        return AMK_ECOMPACTED;
+    }
     struct sm_json o = {0};
     bool more;
     uint64_t last;

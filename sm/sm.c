@@ -9,12 +9,13 @@
 #include "internal.h"
 #include "json.h"
 
-#define SM_PURGE_EVERY 1024 /* indexes between purges of idem and events */
+#define SM_PURGE_EVERY 1024 /* indexes between purges of the logs */
 
 void amk_sm_config_default(struct amk_sm_config *cfg)
 {
     cfg->idem_window_ms = 24LL * 3600 * 1000;
     cfg->events_retained = 100000;
+    cfg->audit_retained = 0;
 }
 
 static int db_open(struct amk_sm *sm)
@@ -592,6 +593,7 @@ static void purge(struct amk_sm *sm, int64_t now_ms)
         return;
     }
     sm_logs_purge(&sm->logs, sm->config.events_retained,
+                  sm->config.audit_retained,
                   now_ms - sm->config.idem_window_ms);
 }
 

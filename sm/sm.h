@@ -22,6 +22,8 @@ struct amk_sm_config {
                                  default 24 h */
     uint64_t events_retained; /* at least this many newest events kept;
                                  default 100000 */
+    uint64_t audit_retained;  /* at least this many newest audit entries
+                                 kept; 0 (the default): all of them */
 };
 
 void amk_sm_config_default(struct amk_sm_config *cfg);

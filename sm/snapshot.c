@@ -3,7 +3,7 @@
  * Restoring checks the header, the database and the logs before it replaces
  * anything, so a bad snapshot leaves the state as it was.
  *
- * Layout (little-endian): "AMKSNAP1" | u32 format (2) | u32 CRC-32 of
+ * Layout (little-endian): "AMKSNAP1" | u32 format (3) | u32 CRC-32 of
  * everything after it | u64 applied index | u64 database length | database
  * bytes | logs (sm_logs_encode). The checksum catches damage PRAGMA
  * quick_check cannot see (a changed value inside a row). */
@@ -17,7 +17,7 @@
 #include "internal.h"
 
 #define SNAP_MAGIC  "AMKSNAP1"
-#define SNAP_FORMAT 2
+#define SNAP_FORMAT 3
 #define SNAP_HEADER 32
 
 /* CRC-32 (IEEE 802.3, as zlib), a byte at a time through a table. Runs in

@@ -12,6 +12,7 @@ Run: python3 test_api.py --amkd build/amkd api
 import http.client
 import json
 import os
+import re
 import socket
 import sys
 
@@ -410,6 +411,38 @@ def access_log(t):
           "state size gauges", gauges)
 
 
+def audit_retention(t):
+    """--audit-retained N: after the housekeeping every 1,024 raft indexes
+    only the newest N (at least) audit entries are kept; an older `since`
+    answers 410 COMPACTED, no `since` reads from the oldest kept."""
+    c = t.cluster(1, extra=("--audit-retained", "5"))
+    n = c[1]
+    expect(n.write("POST", "/v1/centres",
+                   {"id": "oslo", "name": "AMK Oslo", "region": "sor-ost",
+                    "auto_takeover": False}, key()), 201, "oslo")
+    # Cheap audited writes (renames) past index 1,024.
+    for i in range(1100):
+        r = n.http("PATCH", "/v1/centres/oslo", {"name": "AMK Oslo %d" % i},
+                   {"Idempotency-Key": key()})
+        check(r.status == 200, "rename %d" % i, r)
+        if r.index > 1100:
+            break
+    r = expect(n.get("/v1/audit?since=1"), 410, "audit since 1", "COMPACTED")
+    m = re.search(r"up to index (\d+)", r.json["error"]["message"])
+    check(m is not None, "410 names the last index discarded", r)
+    purged = int(m.group(1))
+    r = expect(n.get("/v1/audit"), 200, "audit from the oldest kept")
+    items = r.json["items"]
+    check(5 <= len(items) < 1024 and items[0]["index"] > purged,
+          "only the newest entries are kept: %d from index %d"
+          % (len(items), items[0]["index"] if items else 0), r)
+    r2 = expect(n.get("/v1/audit?since=%d" % purged), 200,
+                "audit since the last index discarded")
+    check(r2.json["items"] == items, "the same entries", r2, r)
+    expect(n.get("/v1/audit?since=%d" % (purged - 1)), 410,
+           "audit since one before", "COMPACTED")
+
+
 def curl(node, args, timeout=10):
     """Runs curl (ops/setup-deps installs it) against node: (status line,
     headers dict with lower-case names, body)."""
@@ -481,4 +514,5 @@ def first_index(node):
 
 if __name__ == "__main__":
     sys.exit(main({"api": api, "limits": limits, "compacted": compacted,
-                   "access_log": access_log, "http2": http2}))
+                   "access_log": access_log, "http2": http2,
+                   "audit_retention": audit_retention}))

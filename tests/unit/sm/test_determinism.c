@@ -27,12 +27,14 @@ static const struct run runs[] = {
     {20261118, N_COMMANDS},
 };
 
-/* Replicated settings small enough that the run purges keys and events. */
+/* Replicated settings small enough that the run purges keys, events and
+ * audit entries. */
 static void config(struct amk_sm_config *cfg)
 {
     amk_sm_config_default(cfg);
     cfg->idem_window_ms = 5 * 60 * 1000;
     cfg->events_retained = 300;
+    cfg->audit_retained = 700;
 }
 
 static void expect_same_result(const struct amk_sm_result *a,

@@ -10,18 +10,33 @@
 
 #include "harness.h"
 
-/* At least 10 newest events kept. */
-static int setup_short_retention(void **state)
+/* A fixture whose state machine runs with cfg's retention. */
+static int setup_cfg(void **state, const struct amk_sm_config *cfg)
 {
     struct h_fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    struct amk_sm_config cfg;
-    amk_sm_config_default(&cfg);
-    cfg.events_retained = 10;
-    h_open_cfg(&f->h, &cfg);
+    h_open_cfg(&f->h, cfg);
     h_world(&f->h);
     *state = f;
     return 0;
+}
+
+/* At least 10 newest events kept. */
+static int setup_short_retention(void **state)
+{
+    struct amk_sm_config cfg;
+    amk_sm_config_default(&cfg);
+    cfg.events_retained = 10;
+    return setup_cfg(state, &cfg);
+}
+
+/* At least 10 newest audit entries kept (and the default 100,000 events). */
+static int setup_short_audit(void **state)
+{
+    struct amk_sm_config cfg;
+    amk_sm_config_default(&cfg);
+    cfg.audit_retained = 10;
+    return setup_cfg(state, &cfg);
 }
 
 /* amk_sm_events as JSON kept by h (asserts success). */
@@ -185,6 +200,65 @@ static void test_compacted(void **state)
     /* Later events keep coming. */
     H_OK(h, h_filler(h));
     assert_int_equal(h_jlen(h, events(h, 1014, 0), "$.events"), 11);
+}
+
+/* amk_sm_audit as JSON kept by h (asserts success). */
+static const char *audit(struct h_ctx *h, struct amk_sm *sm, const char *object,
+                         uint64_t since)
+{
+    char *json;
+    assert_int_equal(amk_sm_audit(sm, object, NULL, since, 1000, &json), 0);
+    return h_keep(h, json);
+}
+
+/* With a retention, the oldest audit entries go at the housekeeping every
+ * 1,024 indexes; a `since` before what is kept answers COMPACTED, no
+ * `since` (0) reads from the oldest kept; a restored state answers the
+ * same. */
+static void test_audit_compacted(void **state)
+{
+    struct h_ctx *h = h_fixture_ctx(state);
+    while (h->index < 1023) {
+        H_OK(h, h_filler(h));
+    }
+    assert_int_equal(h_jlen(h, audit(h, h->sm, NULL, 0), "$.items"), 1000);
+    H_OK(h, h_filler(h)); /* 1024: purge keeps the 10 newest */
+    char *json = NULL;
+    assert_int_equal(amk_sm_audit(h->sm, NULL, NULL, 1, 0, &json),
+                     AMK_ECOMPACTED);
+    assert_null(json);
+    assert_non_null(strstr(amk_sm_errmsg(h->sm), "1014"));
+    assert_int_equal(amk_sm_audit(h->sm, NULL, NULL, 1013, 0, &json),
+                     AMK_ECOMPACTED);
+    const char *kept = audit(h, h->sm, NULL, 0);
+    assert_int_equal(h_jlen(h, kept, "$.items"), 10);
+    assert_int_equal(h_ji(h, kept, "$.items[0].index"), 1015);
+    assert_string_equal(audit(h, h->sm, NULL, 1014), kept);
+    assert_string_equal(audit(h, h->sm, "oslo-2", 0), kept);
+    /* Objects and events are untouched. */
+    assert_int_equal(h_jlen(h, events(h, 1014, 0), "$.events"), 10);
+
+    void *snap;
+    size_t len;
+    assert_int_equal(amk_sm_snapshot(h->sm, &snap, &len), 0);
+    struct amk_sm_config cfg;
+    amk_sm_config_default(&cfg);
+    cfg.audit_retained = 10;
+    struct h_ctx other = {0};
+    h_open_cfg(&other, &cfg);
+    assert_int_equal(amk_sm_restore(other.sm, snap, len), 0);
+    amk_sm_snapshot_free(snap, len);
+    assert_string_equal(audit(h, other.sm, NULL, 0), kept);
+    assert_int_equal(amk_sm_audit(other.sm, NULL, NULL, 1013, 0, &json),
+                     AMK_ECOMPACTED);
+    h_close(&other);
+    /* Later entries keep coming, and the next purge keeps 10 again. */
+    while (h->index < 2048) {
+        H_OK(h, h_filler(h));
+    }
+    kept = audit(h, h->sm, NULL, 0);
+    assert_int_equal(h_jlen(h, kept, "$.items"), 10);
+    assert_int_equal(h_ji(h, kept, "$.items[0].index"), 2039);
 }
 
 /* The sm sees only raft's command entries: configuration changes and
@@ -607,6 +681,8 @@ int main(void)
                                         setup_short_retention,
                                         h_fixture_teardown),
         T(test_audit_every_command),
+        cmocka_unit_test_setup_teardown(test_audit_compacted, setup_short_audit,
+                                        h_fixture_teardown),
         T(test_audit_filters),
         T(test_list_incidents),
         T(test_list_resources_and_centres),

@@ -89,14 +89,14 @@ static void test_ring_grows_while_wrapped(void **state)
     for (uint64_t i = 1; i <= 64; i++) {
         add_event(&l, i);
     }
-    sm_logs_purge(&l, 10, 0);
+    sm_logs_purge(&l, 10, 0, 0);
     assert_int_equal(l.events_purged, 54);
     expect_events(&l, 55, 64);
     for (uint64_t i = 65; i <= 300; i++) { /* wraps, then grows */
         add_event(&l, i);
     }
     expect_events(&l, 55, 300);
-    sm_logs_purge(&l, 0, 0);
+    sm_logs_purge(&l, 0, 0, 0);
     assert_int_equal(l.events.n, 0);
     assert_int_equal(l.events_purged, 300);
     assert_int_equal(sm_events_after(&l, 0), 0);
@@ -131,7 +131,7 @@ static void test_idem_table(void **state)
     /* A prefix is not a match (lengths are compared). */
     assert_null(sm_idem_find(&l, "alic", 4, "k1", 2));
     assert_null(sm_idem_find(&l, "alice", 5, "k", 1));
-    sm_logs_purge(&l, 100, 500); /* at < 500 goes */
+    sm_logs_purge(&l, 100, 0, 500); /* at < 500 goes */
     assert_int_equal(l.idem.n, 500);
     assert_null(sm_idem_find(&l, "alice", 5, "k499", 4));
     assert_non_null(sm_idem_find(&l, "bob", 3, "k500", 4));
@@ -202,7 +202,100 @@ static void fill(struct sm_logs *l)
         add_idem(l, i * 3, (int64_t)i * 10, "p", key,
                  i % 2 ? "{\"a\":1}" : NULL);
     }
-    sm_logs_purge(l, 15, 50);
+    sm_logs_purge(l, 15, 0, 50);
+}
+
+/* Every page of object/actor (NULL: any) from since, two entries at a
+ * time, concatenated. */
+static char *all_pages(const struct sm_logs *l, const char *object,
+                       const char *actor, uint64_t since)
+{
+    struct sm_json all = {0};
+    bool more = true;
+    uint64_t last = since;
+    for (int guard = 0; more && guard < 1000; guard++) {
+        char *page = audit_page(l, object, actor, last, 2, &more, &last);
+        sm_json_lit(&all, page);
+        sm_json_lit(&all, "|");
+        free(page);
+    }
+    assert_false(more);
+    return all.ptr != NULL ? all.ptr : strdup("");
+}
+
+/* The i-th audit entry kept (the ring is sm/logs.c's). */
+static const struct sm_audit *ring_at_audit(const struct sm_logs *l, size_t i)
+{
+    return l->audit.slot[(l->audit.head + i) & (l->audit.cap - 1)];
+}
+
+/* Keeping the newest N audit entries: the pages by object and by actor
+ * stay right through purges and later appends, a key whose entries are all
+ * gone is dropped, and the positions the keys hold survive the ring moving
+ * on (compared with a log built from the kept entries only). */
+static void test_audit_purge(void **state)
+{
+    (void)state;
+    static const char *const objects[] = {"i1", "i2", "i3"};
+    static const char *const actors[] = {"nurse", "doctor"};
+    struct sm_logs l;
+    sm_logs_init(&l);
+    uint64_t idx = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 40; i++) {
+            idx += 1 + (uint64_t)(i % 3); /* indexes with gaps */
+            /* i3 only in the first round: purged away entirely later. */
+            const char *object =
+                round > 0 && i % 3 == 2 ? "i1" : objects[i % 3];
+            add_audit(&l, idx, object, actors[(i / 3) % 2]);
+        }
+        sm_logs_purge(&l, 1000, 25, 0);
+        assert_int_equal(l.audit.n, 25);
+    }
+    assert_true(l.audit_purged > 0);
+    /* The same 25 entries in a log that never purged. */
+    struct sm_logs ref;
+    sm_logs_init(&ref);
+    for (size_t i = 0; i < l.audit.n; i++) {
+        const struct sm_audit *a = ring_at_audit(&l, i);
+        add_audit(&ref, a->idx, sm_audit_field(a, SM_AUDIT_OBJECT),
+                  sm_audit_field(a, SM_AUDIT_ACTOR));
+    }
+    const char *const filters[][2] = {
+        {NULL, NULL},    {"i1", NULL},     {"i2", NULL},    {"i3", NULL},
+        {NULL, "nurse"}, {NULL, "doctor"}, {"i1", "nurse"}, {"i2", "doctor"},
+    };
+    for (size_t f = 0; f < sizeof filters / sizeof filters[0]; f++) {
+        char *got = all_pages(&l, filters[f][0], filters[f][1], 0);
+        char *want = all_pages(&ref, filters[f][0], filters[f][1], 0);
+        assert_string_equal(got, want);
+        free(got);
+        free(want);
+    }
+    char *none = all_pages(&l, "i3", NULL, 0);
+    assert_string_equal(none, "|");
+    free(none);
+    /* i3's key is gone with its last entry; the reference never had it. */
+    assert_int_equal(l.audit_by_object.n, ref.audit_by_object.n);
+    assert_int_equal(l.audit_by_object.n, 2);
+    /* The snapshot form keeps what was kept, and where the purge was. */
+    size_t len;
+    uint8_t *buf = encode(&l, 1, &len);
+    struct sm_logs back;
+    int64_t t;
+    char err[256];
+    assert_int_equal(sm_logs_decode(&back, buf, len, &t, err, sizeof err),
+                     AMK_OK);
+    assert_int_equal(back.audit_purged, l.audit_purged);
+    char *a = all_pages(&l, NULL, "nurse", 0);
+    char *b = all_pages(&back, NULL, "nurse", 0);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    free(buf);
+    sm_logs_free(&back);
+    sm_logs_free(&ref);
+    sm_logs_free(&l);
 }
 
 static void test_round_trip(void **state)
@@ -295,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_ring_grows_while_wrapped),
         cmocka_unit_test(test_idem_table),
         cmocka_unit_test(test_audit_pages),
+        cmocka_unit_test(test_audit_purge),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_decode_refuses),
     };

@@ -308,7 +308,7 @@ static void test_header(void **state)
     struct fixture *f = *state;
     const uint8_t *p = f->snap;
     assert_memory_equal(p, "AMKSNAP1", 8);
-    assert_int_equal(p[8] | p[9] << 8 | p[10] << 16 | (uint32_t)p[11] << 24, 2);
+    assert_int_equal(p[8] | p[9] << 8 | p[10] << 16 | (uint32_t)p[11] << 24, 3);
     assert_int_equal(get_u64(p + 16), f->a.index);
     size_t db_len = db_len_of(p);
     assert_int_equal(db_len % 4096, 0);
@@ -632,18 +632,21 @@ static void test_logs_damaged(void **state)
     uint8_t *copy = malloc(f->snap_len);
     size_t logs_at = SNAP_HEADER + db_len_of(f->snap);
     uint8_t *logs = copy + logs_at;
-    uint64_t n_events = get_u64((uint8_t *)f->snap + logs_at + 16);
+    /* Layout: u64 last time, u64 events purged, u64 audit purged, u64
+     * event count, then the events (u64 index, u32 length, JSON). */
+    uint64_t n_events = get_u64((uint8_t *)f->snap + logs_at + 24);
     assert_true(n_events > 1);
     struct {
         const char *what;
         size_t off;     /* in the logs section */
         uint64_t value; /* written as u64 there */
     } hits[] = {
-        {"event count huge", 16, UINT64_MAX},
-        {"event count one more", 16, n_events + 1},
-        {"event count one less", 16, n_events - 1},
-        {"first event index 0", 24, 0},
+        {"event count huge", 24, UINT64_MAX},
+        {"event count one more", 24, n_events + 1},
+        {"event count one less", 24, n_events - 1},
+        {"first event index 0", 32, 0},
         {"events purged past the first event", 8, UINT64_MAX},
+        {"audit purged past the first entry", 16, UINT64_MAX},
     };
     for (size_t i = 0; i < sizeof hits / sizeof hits[0]; i++) {
         memcpy(copy, f->snap, f->snap_len);
@@ -653,7 +656,7 @@ static void test_logs_damaged(void **state)
     }
     /* A NUL inside the first event's JSON. */
     memcpy(copy, f->snap, f->snap_len);
-    logs[24 + 12 + 1] = '\0';
+    logs[32 + 12 + 1] = '\0';
     amk_sm_snapshot_seal(copy, f->snap_len);
     expect_refused(f, copy, f->snap_len, &bf, "NUL in an event");
 
