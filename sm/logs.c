@@ -392,6 +392,17 @@ static struct sm_akey *akey_find(const struct sm_htab *t, const char *key,
     return NULL;
 }
 
+/* Removes k from t if it holds no position (all purged, or added for a
+ * command that then failed). */
+static void akey_drop_if_empty(struct sm_htab *t, struct sm_akey *k)
+{
+    if (k != NULL && k->start == k->n) {
+        htab_remove(t, &k->node);
+        free(k->pos);
+        free(k);
+    }
+}
+
 /* The key's entry with room for one more position, added if new. */
 static struct sm_akey *akey_reserve(struct sm_htab *t, const char *key)
 {
@@ -410,8 +421,10 @@ static struct sm_akey *akey_reserve(struct sm_htab *t, const char *key)
         memcpy(k->key, key, len + 1);
         htab_insert(t, &k->node);
     }
-    if (k->n == k->cap && k->start > 0) {
-        /* Reuse the room of purged positions before growing. */
+    if (k->n == k->cap && k->start >= k->n / 2 && k->start > 0) {
+        /* At least half the room is purged positions: reuse it rather
+         * than grow (not for less, or a large key would move its whole
+         * array for a few slots at every purge). */
         memmove(k->pos, k->pos + k->start, (k->n - k->start) * sizeof *k->pos);
         k->n -= k->start;
         k->start = 0;
@@ -420,6 +433,7 @@ static struct sm_akey *akey_reserve(struct sm_htab *t, const char *key)
         size_t cap = k->cap != 0 ? k->cap * 2 : 4;
         uint64_t *pos = realloc(k->pos, cap * sizeof *pos);
         if (pos == NULL) {
+            akey_drop_if_empty(t, k); /* a key added just now */
             return NULL;
         }
         k->pos = pos;
@@ -484,6 +498,9 @@ void sm_staged_free(struct sm_logs *l, struct sm_staged *st)
     if (st->idem != NULL) {
         arena_free(&l->idem_arena, st->idem, st->idem->in_arena);
     }
+    /* Keys reserve added for this record and nothing else. */
+    akey_drop_if_empty(&l->audit_by_object, st->by_object);
+    akey_drop_if_empty(&l->audit_by_actor, st->by_actor);
     memset(st, 0, sizeof *st);
 }
 
@@ -496,11 +513,8 @@ static void akey_drop_first(struct sm_htab *t, const char *key, uint64_t pos)
         akey_find(t, key, hash_add(HASH_SEED, key, strlen(key)));
     assert(k != NULL && k->start < k->n && k->pos[k->start] == pos);
     (void)pos;
-    if (++k->start == k->n) {
-        htab_remove(t, &k->node);
-        free(k->pos);
-        free(k);
-    }
+    k->start++;
+    akey_drop_if_empty(t, k);
 }
 
 void sm_logs_purge(struct sm_logs *l, uint64_t keep_events, uint64_t keep_audit,

@@ -249,6 +249,9 @@ static void test_audit_compacted(void **state)
     assert_int_equal(amk_sm_restore(other.sm, snap, len), 0);
     amk_sm_snapshot_free(snap, len);
     assert_string_equal(audit(h, other.sm, NULL, 0), kept);
+    assert_string_equal(audit(h, other.sm, "oslo-2", 0), kept);
+    assert_string_equal(audit(h, other.sm, "oslo-2", 1020),
+                        audit(h, h->sm, "oslo-2", 1020));
     assert_int_equal(amk_sm_audit(other.sm, NULL, NULL, 1013, 0, &json),
                      AMK_ECOMPACTED);
     h_close(&other);

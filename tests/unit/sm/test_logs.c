@@ -46,8 +46,10 @@ static void add_idem(struct sm_logs *l, uint64_t idx, int64_t at,
     sm_logs_publish(l, &st);
 }
 
-static void add_audit(struct sm_logs *l, uint64_t idx, const char *object,
-                      const char *actor)
+/* An audit entry staged and reserved; published unless `fail` (then
+ * given back, as when the command's commit fails). */
+static void stage_audit(struct sm_logs *l, uint64_t idx, const char *object,
+                        const char *actor, bool fail)
 {
     const char *f[SM_AUDIT_FIELDS] = {
         "incident.note", actor, "operator", "oslo", "c1", "s1",
@@ -60,7 +62,17 @@ static void add_audit(struct sm_logs *l, uint64_t idx, const char *object,
         .audit = sm_audit_make(l, idx, 1000 + (int64_t)idx, 2, f, n)};
     assert_non_null(st.audit);
     assert_int_equal(sm_logs_reserve(l, &st), AMK_OK);
-    sm_logs_publish(l, &st);
+    if (fail) {
+        sm_staged_free(l, &st);
+    } else {
+        sm_logs_publish(l, &st);
+    }
+}
+
+static void add_audit(struct sm_logs *l, uint64_t idx, const char *object,
+                      const char *actor)
+{
+    stage_audit(l, idx, object, actor, false);
 }
 
 static void expect_events(const struct sm_logs *l, uint64_t first,
@@ -278,6 +290,11 @@ static void test_audit_purge(void **state)
     /* i3's key is gone with its last entry; the reference never had it. */
     assert_int_equal(l.audit_by_object.n, ref.audit_by_object.n);
     assert_int_equal(l.audit_by_object.n, 2);
+    /* A command that reserved new keys and then failed leaves none. */
+    stage_audit(&l, idx + 1, "i9", "porter", true);
+    assert_int_equal(l.audit_by_object.n, 2);
+    assert_int_equal(l.audit_by_actor.n, 2);
+    assert_int_equal(l.audit.n, 25);
     /* The snapshot form keeps what was kept, and where the purge was. */
     size_t len;
     uint8_t *buf = encode(&l, 1, &len);
