@@ -565,6 +565,26 @@ const struct sm_idem *sm_idem_find(const struct sm_logs *l,
     return NULL;
 }
 
+uint64_t sm_logs_newest_index(const struct sm_logs *l)
+{
+    uint64_t newest =
+        l->events_purged > l->audit_purged ? l->events_purged : l->audit_purged;
+    if (l->events.n > 0) {
+        const struct sm_event *e = ring_at(&l->events, l->events.n - 1);
+        newest = e->idx > newest ? e->idx : newest;
+    }
+    if (l->audit.n > 0) {
+        const struct sm_audit *a = ring_at(&l->audit, l->audit.n - 1);
+        newest = a->idx > newest ? a->idx : newest;
+    }
+    /* Idempotency records are in time order, not index order. */
+    for (size_t i = 0; i < l->idem.n; i++) {
+        const struct sm_idem *r = ring_at(&l->idem, i);
+        newest = r->idx > newest ? r->idx : newest;
+    }
+    return newest;
+}
+
 size_t sm_events_after(const struct sm_logs *l, uint64_t idx)
 {
     size_t lo = 0, hi = l->events.n;

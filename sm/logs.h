@@ -204,6 +204,10 @@ const struct sm_idem *sm_idem_find(const struct sm_logs *l,
                                    const char *principal, size_t principal_len,
                                    const char *key, size_t key_len);
 
+/* The highest raft index the logs mention: a record's, or a purge
+ * marker's (0 for empty logs). */
+uint64_t sm_logs_newest_index(const struct sm_logs *l);
+
 /* Position in l->events of the first event with index > idx (n if none). */
 size_t sm_events_after(const struct sm_logs *l, uint64_t idx);
 const struct sm_event *sm_event_at(const struct sm_logs *l, size_t pos);

@@ -324,6 +324,17 @@ int amk_sm_restore(struct amk_sm *sm, const void *buf, size_t len)
     if (rv != AMK_OK) {
         return rv;
     }
+    /* The logs are those of the state at `applied`: no record, and no
+     * purge marker, can be from a later index. */
+    uint64_t newest = sm_logs_newest_index(&logs);
+    if (newest > applied) {
+        snprintf(sm->errmsg, sizeof sm->errmsg,
+                 "snapshot: its logs mention index %llu, after its applied"
+                 " index %llu",
+                 (unsigned long long)newest, (unsigned long long)applied);
+        sm_logs_free(&logs);
+        return AMK_EINVALID;
+    }
 
     sqlite3 *db = NULL;
     char why[200];

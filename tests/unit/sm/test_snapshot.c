@@ -763,6 +763,44 @@ static void test_body_random_damage(void **state)
     forget(&bf);
 }
 
+/* Logs that mention an index after the snapshot's own applied index (a
+ * purge marker, with no records to contradict it, or a record) are
+ * refused, with the state unchanged. */
+static void test_logs_after_applied(void **state)
+{
+    struct fixture *f = *state;
+    struct before bf;
+    remember(&f->b, &bf);
+    const uint8_t *snap = f->snap;
+    size_t db_len = db_len_of(snap);
+    uint64_t applied = get_u64(snap + 16);
+    /* last time, events purged, audit purged, three zero counts */
+    for (int field = 1; field <= 2; field++) {
+        uint8_t logs[48] = {0};
+        put_u64(logs + 8 * field, applied + 1);
+        size_t len;
+        void *buf = wrap_logs(snap + SNAP_HEADER, db_len, logs, sizeof logs,
+                              applied, &len);
+        expect_refused(f, buf, len, &bf,
+                       field == 1 ? "events purged after the applied index"
+                                  : "audit purged after the applied index");
+        free(buf);
+    }
+    /* The fixture's own logs, wrapped with an applied index before their
+     * newest record. */
+    size_t len;
+    void *buf =
+        wrap_logs(snap + SNAP_HEADER, db_len, snap + SNAP_HEADER + db_len,
+                  f->snap_len - SNAP_HEADER - db_len, applied / 2, &len);
+    expect_refused(f, buf, len, &bf, "records after the applied index");
+    free(buf);
+    /* The same bytes at their own index restore. */
+    buf = wrap_logs(snap + SNAP_HEADER, db_len, snap + SNAP_HEADER + db_len,
+                    f->snap_len - SNAP_HEADER - db_len, applied, &len);
+    assert_int_equal(amk_sm_restore(f->b.sm, buf, len), 0);
+    free(buf);
+}
+
 /* amk_sm_stats (the /metrics gauges of the state's size) adds up to the
  * snapshot and counts the logs' records, here and after a restore. */
 static void test_stats(void **state)
@@ -794,6 +832,7 @@ int main(void)
         T(test_body_random_damage),
         T(test_logs_damaged),
         T(test_stats),
+        T(test_logs_after_applied),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
