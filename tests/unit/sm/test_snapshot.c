@@ -794,6 +794,7 @@ static void test_logs_after_applied(void **state)
                   f->snap_len - SNAP_HEADER - db_len, applied / 2, &len);
     expect_refused(f, buf, len, &bf, "records after the applied index");
     free(buf);
+    forget(&bf);
     /* The same bytes at their own index restore. */
     buf = wrap_logs(snap + SNAP_HEADER, db_len, snap + SNAP_HEADER + db_len,
                     f->snap_len - SNAP_HEADER - db_len, applied, &len);
