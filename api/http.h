@@ -87,6 +87,11 @@ struct amk_http_request {
 /* The value of path parameter / query parameter `name`, or NULL. */
 const char *amk_http_request_param(const struct amk_http_request *req,
                                    const char *name);
+/* Writes "IP:port" (IPv6 as "[IP]:port") of the client that sent req into
+ * buf (size bytes; 64 hold any), or "" when unknown. */
+void amk_http_request_peer(const struct amk_http_request *req, char *buf,
+                           size_t size);
+
 const char *amk_http_request_query(const struct amk_http_request *req,
                                    const char *name);
 
@@ -204,10 +209,12 @@ struct amk_http_access {
     size_t target_len;
     const char *route;   /* the matched pattern, or NULL */
     const char *session; /* X-Amk-Session as validated, or NULL */
-    const char *peer;    /* "IP:port" of the client, or "" */
-    int status;          /* answered status; 200 for an event stream */
-    uint64_t index;      /* X-Amk-Index sent */
-    bool stream;         /* an event stream began (its headers were sent) */
+    /* The request, for amk_http_request_peer (NULL outside the framework):
+     * the client's address is looked up only for what is recorded. */
+    const struct amk_http_request *request;
+    int status;     /* answered status; 200 for an event stream */
+    uint64_t index; /* X-Amk-Index sent */
+    bool stream;    /* an event stream began (its headers were sent) */
 };
 /* Called on the loop once per request the framework answers through a
  * handler or its own checks (not for h2o's internal errors), when the

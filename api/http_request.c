@@ -6,6 +6,7 @@
  * dispose callback runs when h2o frees the request, so that an answer given
  * after the client left is a no-op instead of a use-after-free. */
 #include <assert.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,29 @@ const char *amk_http_request_param(const struct amk_http_request *req,
                                    const char *name)
 {
     return find_param(req->params, req->n_params, name);
+}
+
+void amk_http_request_peer(const struct amk_http_request *req, char *buf,
+                           size_t size)
+{
+    h2o_req_t *h2o = HTTP_REQ_OF(req)->h2o;
+    struct sockaddr_storage ss;
+    char host[NI_MAXHOST];
+
+    buf[0] = '\0';
+    if (h2o == NULL || h2o->conn->callbacks->get_peername == NULL ||
+        h2o->conn->callbacks->get_peername(h2o->conn, (struct sockaddr *)&ss) ==
+            0) {
+        return;
+    }
+    size_t n =
+        h2o_socket_getnumerichost((struct sockaddr *)&ss, sizeof ss, host);
+    int32_t port = h2o_socket_getport((struct sockaddr *)&ss);
+    if (n == SIZE_MAX || port < 0) {
+        return;
+    }
+    snprintf(buf, size, ss.ss_family == AF_INET6 ? "[%.*s]:%d" : "%.*s:%d",
+             (int)n, host, (int)port);
 }
 
 const char *amk_http_request_query(const struct amk_http_request *req,

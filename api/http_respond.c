@@ -2,13 +2,11 @@
  * (X-Amk-Index on every response, ETag, Retry-After, Location), and the h2o
  * filter that gives h2o's own error responses (413 from its body reader,
  * 400 for a broken request) the same JSON shape and headers. */
-#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "api/http_int.h"
 #include "sm/error.h"
@@ -177,30 +175,9 @@ void http_respond__access(struct http_req *req, int status, uint64_t index,
 {
     struct amk_http *http = req->server;
     h2o_req_t *h2o = req->h2o;
-    struct sockaddr_storage ss;
-    char peer[64] = "";
 
     if (http->config.access == NULL || h2o == NULL) {
         return;
-    }
-    socklen_t len = h2o->conn->callbacks->get_peername != NULL
-                        ? h2o->conn->callbacks->get_peername(
-                              h2o->conn, (struct sockaddr *)&ss)
-                        : 0;
-    if (len > 0) {
-        char host[INET6_ADDRSTRLEN] = "";
-        unsigned port = 0;
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-            port = ntohs(in->sin_port);
-            snprintf(peer, sizeof(peer), "%s:%u", host, port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-            port = ntohs(in6->sin6_port);
-            snprintf(peer, sizeof(peer), "[%s]:%u", host, port);
-        }
     }
     struct amk_http_access access = {
         .method = h2o->method.base,
@@ -209,7 +186,7 @@ void http_respond__access(struct http_req *req, int status, uint64_t index,
         .target_len = h2o->path.len,
         .route = req->pub.route_pattern,
         .session = req->pub.session,
-        .peer = peer,
+        .request = &req->pub,
         .status = status,
         .index = index,
         .stream = stream,

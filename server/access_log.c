@@ -185,6 +185,10 @@ static json_t *line_json(struct amk_access_log *log,
     if (obj == NULL) {
         return NULL;
     }
+    char peer[64] = "";
+    if (a->request != NULL) {
+        amk_http_request_peer(a->request, peer, sizeof peer);
+    }
     bool ok = put(obj, "at", now_json()) &&
               put(obj, "node", json_integer((json_int_t)log->node_id)) &&
               put(obj, "method", json_stringn(a->method, a->method_len)) &&
@@ -192,7 +196,7 @@ static json_t *line_json(struct amk_access_log *log,
               put(obj, "status", json_integer(a->status)) &&
               put(obj, "index", json_integer((json_int_t)a->index)) &&
               put(obj, "stream", json_boolean(a->stream)) &&
-              put(obj, "peer", json_string(a->peer));
+              put(obj, "peer", json_string(peer));
     /* The acting console: its session, and the centre it logged in at. */
     if (ok && a->session != NULL) {
         struct amk_sm_session_info info;

@@ -23,7 +23,6 @@ static struct amk_http_access access_of(const char *method, const char *target)
         .method_len = strlen(method),
         .target = target,
         .target_len = strlen(target),
-        .peer = "127.0.0.1:1",
         .status = 200,
         .index = 7,
     };
@@ -156,6 +155,7 @@ static void test_record_and_fail(void **state)
     assert_non_null(strstr(text, "\"node\":3"));
     assert_non_null(strstr(text, "\"index\":7"));
     assert_non_null(strstr(text, "\"session\":null"));
+    assert_non_null(strstr(text, "\"peer\":\"\"")); /* no request */
     assert_int_equal(text[strlen(text) - 1], '\n');
 
     /* Writes that fail (injected: a descriptor open for reading only) are
