@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "node.h"
 #include "sm/sm.h"
 
 static bool has_prefix(const char *s, size_t len, const char *prefix)
@@ -161,13 +161,8 @@ static json_t *ascii_json(const char *target, size_t len)
 
 static json_t *now_json(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char when[40];
-    size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    char when[AMK_NOW_TEXT];
+    amk_now_text(when);
     return json_string(when);
 }
 

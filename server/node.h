@@ -66,6 +66,11 @@ struct amk_node {
     char errmsg[256];
 };
 
+/* server/log.c: the wall clock as RFC 3339 UTC with milliseconds
+ * ("2026-11-24T06:42:28.527Z"), for logs. */
+#define AMK_NOW_TEXT 32
+void amk_now_text(char out[AMK_NOW_TEXT]);
+
 /* server/log.c: one line per message, to stderr, with level and node id. */
 void amk_log(struct amk_node *node, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
