@@ -811,24 +811,29 @@ static bool unpack(const uint8_t *text, uint32_t len, unsigned n, uint32_t *off)
     return f == n && start == len;
 }
 
-/* A count of records of at least `fixed` bytes each that fits in what is
- * left (so a forged count cannot ask for a huge ring). */
-static bool count_fits(const struct cursor *c, uint64_t n, size_t fixed)
+/* Reads a log's record count, which must fit in what is left at `fixed`
+ * bytes a record (so a forged count cannot ask for a huge ring), and makes
+ * room in ring for that many: AMK_OK, AMK_EINVALID naming `what`, or
+ * AMK_ENOMEM. */
+static int read_count(struct cursor *c, struct sm_ring *ring, size_t fixed,
+                      const char *what, uint64_t *n, char *why, size_t why_size)
 {
-    return !c->short_read && n <= c->left / fixed;
+    *n = get64(c);
+    if (c->short_read || *n > c->left / fixed) {
+        snprintf(why, why_size, "%s count %llu past the end", what,
+                 (unsigned long long)*n);
+        return AMK_EINVALID;
+    }
+    return ring_reserve(ring, (size_t)*n) == AMK_OK ? AMK_OK : AMK_ENOMEM;
 }
 
 static int decode_events(struct sm_logs *l, struct cursor *c, char *why,
                          size_t why_size)
 {
-    uint64_t n = get64(c);
-    if (!count_fits(c, n, EVENT_FIXED)) {
-        snprintf(why, why_size, "event count %llu past the end",
-                 (unsigned long long)n);
-        return AMK_EINVALID;
-    }
-    if (ring_reserve(&l->events, (size_t)n) != AMK_OK) {
-        return AMK_ENOMEM;
+    uint64_t n;
+    int rv = read_count(c, &l->events, EVENT_FIXED, "event", &n, why, why_size);
+    if (rv != AMK_OK) {
+        return rv;
     }
     uint64_t prev = l->events_purged;
     for (uint64_t i = 0; i < n; i++) {
@@ -854,14 +859,10 @@ static int decode_events(struct sm_logs *l, struct cursor *c, char *why,
 static int decode_audit(struct sm_logs *l, struct cursor *c, char *why,
                         size_t why_size)
 {
-    uint64_t n = get64(c);
-    if (!count_fits(c, n, AUDIT_FIXED)) {
-        snprintf(why, why_size, "audit count %llu past the end",
-                 (unsigned long long)n);
-        return AMK_EINVALID;
-    }
-    if (ring_reserve(&l->audit, (size_t)n) != AMK_OK) {
-        return AMK_ENOMEM;
+    uint64_t n;
+    int rv = read_count(c, &l->audit, AUDIT_FIXED, "audit", &n, why, why_size);
+    if (rv != AMK_OK) {
+        return rv;
     }
     uint64_t prev = l->audit_purged;
     for (uint64_t i = 0; i < n; i++) {
@@ -899,14 +900,13 @@ static int decode_audit(struct sm_logs *l, struct cursor *c, char *why,
 static int decode_idem(struct sm_logs *l, struct cursor *c, char *why,
                        size_t why_size)
 {
-    uint64_t n = get64(c);
-    if (!count_fits(c, n, IDEM_FIXED)) {
-        snprintf(why, why_size, "idempotency record count %llu past the end",
-                 (unsigned long long)n);
-        return AMK_EINVALID;
+    uint64_t n;
+    int rv = read_count(c, &l->idem, IDEM_FIXED, "idempotency record", &n, why,
+                        why_size);
+    if (rv != AMK_OK) {
+        return rv;
     }
-    if (ring_reserve(&l->idem, (size_t)n) != AMK_OK ||
-        htab_reserve(&l->idem_keys, (size_t)n) != AMK_OK) {
+    if (htab_reserve(&l->idem_keys, (size_t)n) != AMK_OK) {
         return AMK_ENOMEM;
     }
     int64_t prev_at = INT64_MIN;
