@@ -3,6 +3,7 @@
  * batch: one disk write, one AppendEntries per follower); each is answered
  * with its own result, routed by raft index from the FSM adapter, because
  * canonical/raft 0.15 calls a raft_apply's callback only once. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,25 +82,17 @@ static void record_latency(struct amk_raft_node *node, uint64_t ns)
     st->apply_latency_total++;
 }
 
-/* Answers req, which is in no list any more: with a copy of result when
- * status is 0, else with status. req may be freed by its callback. */
-static void answer(struct amk_raft_node *node, struct amk_raft_propose *req,
-                   int status, const struct amk_sm_result *result)
+/* Fails req, which is in no list any more, with status (not 0: applied
+ * requests are answered through answer_later). req may be freed by its
+ * callback. */
+static void fail_one(struct amk_raft_propose *req, int status)
 {
+    assert(status != 0);
     req->next = NULL;
     memset(&req->result, 0, sizeof req->result);
     if (req->buf.base != NULL) { /* never handed to raft */
         raft_free(req->buf.base);
         req->buf.base = NULL;
-    }
-    if (status == 0) {
-        status = copy_result(&req->result, result);
-        if (status != 0) {
-            node__log(node, AMK_RAFT_LOG_ERROR,
-                      "out of memory copying the result of index %llu",
-                      (unsigned long long)req->index);
-        }
-        record_latency(node, now_ns() - req->proposed_ns);
     }
     req->cb(req, status);
 }
@@ -147,13 +140,12 @@ static void answer_done(struct amk_raft_node *node)
 static void update_handles(struct amk_raft_node *node);
 
 /* Answers every request of a detached list with status. */
-static void fail_list(struct amk_raft_node *node, struct amk_raft_propose *list,
-                      int status)
+static void fail_list(struct amk_raft_propose *list, int status)
 {
     while (list != NULL) {
         struct amk_raft_propose *req = list;
         list = req->next;
-        answer(node, req, status, NULL);
+        fail_one(req, status);
     }
 }
 
@@ -209,7 +201,7 @@ void node__proposals_on_result(void *data, uint64_t index, uint64_t term,
                   "(applying %llu, term %llu): outcome unknown",
                   (unsigned long long)req->index, (unsigned long long)req->term,
                   (unsigned long long)index, (unsigned long long)term);
-        answer(node, req, AMK_RAFT_ELEADERSHIPLOST, NULL);
+        fail_one(req, AMK_RAFT_ELEADERSHIPLOST);
     }
 }
 
@@ -245,7 +237,7 @@ static void batch_cb(struct raft_apply *apply, int status, void *result)
         }
     }
     free(batch);
-    fail_list(node, failed, status);
+    fail_list(failed, status);
 }
 
 void node__batches_free(struct amk_raft_node *node)
@@ -294,7 +286,7 @@ static void submit(struct amk_raft_node *node, struct amk_raft_propose **list)
     if (batch == NULL) {
         node__log(node, AMK_RAFT_LOG_ERROR,
                   "out of memory batching %u proposals", n);
-        fail_list(node, members, AMK_RAFT_ENOMEM);
+        fail_list(members, AMK_RAFT_ENOMEM);
         return;
     }
     batch->node = node;
@@ -307,7 +299,7 @@ static void submit(struct amk_raft_node *node, struct amk_raft_propose **list)
         rv = amk_raft_code_from_raft(rv, msg, "raft_apply",
                                      raft_errmsg(&node->raft));
         node__log(node, AMK_RAFT_LOG_WARN, "%s (%u proposals)", msg, n);
-        fail_list(node, members, rv); /* they still own their buffers */
+        fail_list(members, rv); /* they still own their buffers */
         return;
     }
     batch->first = batch->apply.index;
@@ -364,7 +356,7 @@ void node__proposals_flush_cb(uv_check_t *check)
         if (rv != 0) {
             /* Nothing of these was appended: the callers may forward or
              * retry elsewhere (503 NO_LEADER, not 504). */
-            fail_list(node, list, rv);
+            fail_list(list, rv);
             break;
         }
         submit(node, &list);
@@ -395,7 +387,7 @@ void node__proposals_abandon(struct amk_raft_node *node, int status)
               "%u proposals in flight from index %llu answered %s: raft no "
               "longer tracks them, and they may still commit",
               n, (unsigned long long)list->index, amk_raft_code_name(status));
-    fail_list(node, list, status);
+    fail_list(list, status);
 }
 
 void node__proposals_check(struct amk_raft_node *node)
@@ -417,7 +409,7 @@ void node__proposals_close(struct amk_raft_node *node)
     node->queue_head = NULL;
     node->queue_tail = NULL;
     answer_done(node); /* applied: their results are known */
-    fail_list(node, queued, AMK_RAFT_ESHUTDOWN);      /* never appended */
+    fail_list(queued, AMK_RAFT_ESHUTDOWN);            /* never appended */
     node__proposals_abandon(node, AMK_RAFT_EUNKNOWN); /* appended */
     answer_done(node); /* none can have been added; if one were, now */
     update_handles(node);
