@@ -411,13 +411,8 @@ static int open_access_log(struct amk_node *node)
 {
     char path[600];
     const char *what = access_log_path(node, path, sizeof path);
-    char errmsg[256];
-    if (amk_access_log_open(&node->access_log, path, what, node->config.id,
-                            node->sm, errmsg) != 0) {
-        snprintf(node->errmsg, sizeof node->errmsg, "%s", errmsg);
-        return -1;
-    }
-    return 0;
+    return amk_access_log_open(&node->access_log, path, what, node->config.id,
+                               node->sm, node->errmsg);
 }
 
 static void close_walk(uv_handle_t *handle, void *arg)
