@@ -213,15 +213,16 @@ int amk_sm_list(struct amk_sm *sm, enum amk_sm_object kind,
     return AMK_EINVALID;
 }
 
-/* AMK_ECOMPACTED unless every event after `since` is still kept. */
-static int check_kept(struct amk_sm *sm, uint64_t since, const char *hint)
+/* AMK_ECOMPACTED unless every record of a log (`what`) after `since` is
+ * still kept: none up to `purged` is. */
+static int check_kept(struct amk_sm *sm, uint64_t since, uint64_t purged,
+                      const char *what, const char *hint)
 {
-    uint64_t purged = sm->logs.events_purged;
     if (since >= purged) {
         return AMK_OK;
     }
     snprintf(sm->errmsg, sizeof sm->errmsg,
-             "events up to index %llu are no longer kept%s",
+             "%s up to index %llu are no longer kept%s", what,
              (unsigned long long)purged, hint);
     return AMK_ECOMPACTED;
 }
@@ -230,7 +231,7 @@ int amk_sm_events(struct amk_sm *sm, uint64_t since, unsigned limit,
                   char **json)
 {
     *json = NULL;
-    int rv = check_kept(sm, since,
+    int rv = check_kept(sm, since, sm->logs.events_purged, "events",
                         "; read the objects again and follow from their"
                         " X-Amk-Index");
     if (rv != AMK_OK) {
@@ -264,7 +265,7 @@ int amk_sm_event_next(struct amk_sm *sm, uint64_t after, uint64_t *index,
                       char **json)
 {
     *json = NULL;
-    int rv = check_kept(sm, after, "");
+    int rv = check_kept(sm, after, sm->logs.events_purged, "events", "");
     if (rv != AMK_OK) {
         return rv;
     }
@@ -291,13 +292,13 @@ int amk_sm_audit(struct amk_sm *sm, const char *object, const char *actor,
     *json = NULL;
     /* since 0 (none given) reads from the oldest entry kept; a later one
      * must not skip entries that were discarded. */
-    uint64_t purged = sm->logs.audit_purged;
-    if (since > 0 && since < purged) {
-        snprintf(sm->errmsg, sizeof sm->errmsg,
-                 "audit entries up to index %llu are no longer kept; read"
-                 " from since=%llu, or without since from the oldest kept",
-                 (unsigned long long)purged, (unsigned long long)purged);
-        return AMK_ECOMPACTED;
+    if (since > 0) {
+        int rv = check_kept(sm, since, sm->logs.audit_purged, "audit entries",
+                            "; read from since set to that index, or without"
+                            " since from the oldest kept");
+        if (rv != AMK_OK) {
+            return rv;
+        }
     }
     struct sm_json o = {0};
     bool more;
