@@ -22,10 +22,7 @@ static bool may_change_actors(uint16_t type)
 
 static struct sm_actor_slot *actor_slot(struct amk_sm *sm, struct amk_str id)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (uint32_t i = 0; i < id.len; i++) {
-        h = (h ^ (uint8_t)id.ptr[i]) * 16777619u;
-    }
+    uint64_t h = sm_hash_add(SM_HASH_SEED, id.ptr, id.len);
     return &sm->actor_cache[h & (SM_ACTOR_CACHE - 1)];
 }
 

@@ -166,17 +166,6 @@ static void ring_free(struct sm_ring *r, struct sm_arena *a, size_t flag_offset)
 
 /* --- hash tables --- */
 
-static uint64_t hash_add(uint64_t h, const char *s, size_t n)
-{
-    /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
-    }
-    return h;
-}
-
-#define HASH_SEED 0xcbf29ce484222325ull
-
 static struct sm_hnode *htab_chain(const struct sm_htab *t, uint64_t hash)
 {
     return t->n_buckets != 0 ? t->bucket[hash & (t->n_buckets - 1)] : NULL;
@@ -306,9 +295,9 @@ struct sm_audit *sm_audit_make(struct sm_logs *l, uint64_t idx, int64_t at,
 static uint64_t idem_hash(const char *principal, size_t principal_len,
                           const char *key, size_t key_len)
 {
-    uint64_t h = hash_add(HASH_SEED, principal, principal_len);
-    h = hash_add(h, "", 1);
-    return hash_add(h, key, key_len);
+    uint64_t h = sm_hash_add(SM_HASH_SEED, principal, principal_len);
+    h = sm_hash_add(h, "", 1);
+    return sm_hash_add(h, key, key_len);
 }
 
 struct sm_idem *sm_idem_make(struct sm_logs *l, uint64_t idx, int64_t at,
@@ -407,7 +396,7 @@ static void akey_drop_if_empty(struct sm_htab *t, struct sm_akey *k)
 static struct sm_akey *akey_reserve(struct sm_htab *t, const char *key)
 {
     size_t len = strlen(key);
-    uint64_t hash = hash_add(HASH_SEED, key, len);
+    uint64_t hash = sm_hash_add(SM_HASH_SEED, key, len);
     struct sm_akey *k = akey_find(t, key, hash);
     if (k == NULL) {
         if (htab_reserve(t, 1) != AMK_OK) {
@@ -510,7 +499,7 @@ void sm_staged_free(struct sm_logs *l, struct sm_staged *st)
 static void akey_drop_first(struct sm_htab *t, const char *key, uint64_t pos)
 {
     struct sm_akey *k =
-        akey_find(t, key, hash_add(HASH_SEED, key, strlen(key)));
+        akey_find(t, key, sm_hash_add(SM_HASH_SEED, key, strlen(key)));
     assert(k != NULL && k->start < k->n && k->pos[k->start] == pos);
     (void)pos;
     k->start++;
@@ -664,8 +653,9 @@ void sm_audit_page(const struct sm_logs *l, const char *object,
         if (want[k] == NULL) {
             continue;
         }
-        keys[k] = akey_find(tab[k], want[k],
-                            hash_add(HASH_SEED, want[k], strlen(want[k])));
+        keys[k] =
+            akey_find(tab[k], want[k],
+                      sm_hash_add(SM_HASH_SEED, want[k], strlen(want[k])));
         if (keys[k] == NULL) {
             return;
         }

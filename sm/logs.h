@@ -41,6 +41,17 @@ static inline uint64_t sm_le_get(const uint8_t *p, unsigned n)
     return v;
 }
 
+/* FNV-1a of n bytes, continuing from h (SM_HASH_SEED to start): the hash
+ * of sm/'s tables and caches. */
+#define SM_HASH_SEED 0xcbf29ce484222325ull
+static inline uint64_t sm_hash_add(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+    }
+    return h;
+}
+
 /* A FIFO of pointers: a ring that grows. */
 struct sm_ring {
     void **slot;
